@@ -1,0 +1,29 @@
+# Two commands for a fresh machine:  `make demo`  and  `make test`.
+# Both create ./.venv and install everything the project needs into it first.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: install  ## train and evaluate DIN on the embedded synthetic dataset, then record the run
+	$(BIN)/recbench run --model din --dataset synth --seed 0
+
+test: install  ## the whole test suite (tests needing ../shared/data skip when it is absent)
+	$(BIN)/python -m pytest
+
+bench: install  ## protocol and training throughput benchmarks (minutes)
+	$(BIN)/python benchmarks/bench_protocol.py
+	$(BIN)/python benchmarks/bench_training.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

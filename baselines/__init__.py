@@ -1,0 +1,7 @@
+"""The baseline zoo: one file per model, each registered with ``@register_model``.
+
+Importing this package registers every baseline; the harness does so through
+:func:`recbench.registry.load_plugins`.
+"""
+
+from baselines import deepfm, din  # noqa: F401

@@ -1,0 +1,101 @@
+"""The contract every ID-based (CTR) model implements, and the embedding layout it shares.
+
+A model receives an :class:`~recbench.batches.IDBatch` and returns a :class:`CTROutput`:
+the logit of a positive label and the penultimate representation (RecLoRA's gate reads the
+latter from a frozen CRM). Training, evaluation and recording are the harness's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from recbench.batches import IDBatch, recent_positions
+from recbench.protocol import ITEM_FIELDS, ProtocolData
+
+
+@dataclass
+class IDModelConfig:
+    """Hyper-parameters every ID model has (paper Appendix B.1)."""
+
+    embed_dim: int = 32  # grid {32, 64}
+    history_length: int = 60  # behaviours read per sample (L)
+    dropout: float = 0.1  # grid {0.0, 0.1, 0.2}
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    """What a model needs to know about the data to size its layers."""
+
+    n_features: int
+    n_user_fields: int
+    n_item_fields: int
+
+    @classmethod
+    def from_data(cls, data: ProtocolData) -> "FeatureSchema":
+        return cls(data.n_features, len(data.user_fields), len(ITEM_FIELDS))
+
+
+@dataclass
+class CTROutput:
+    logit: torch.Tensor  # [B]
+    representation: torch.Tensor  # [B, d] penultimate layer
+
+
+class CTRModel(nn.Module):
+    """Base class of ID models: one embedding table over all fields plus helpers to embed a batch.
+
+    A behaviour is embedded as its item fields and its rating token, concatenated:
+    ``behaviour_dim = (n_item_fields + 1) * embed_dim``; a target item has no rating, so
+    ``item_dim = n_item_fields * embed_dim``.
+    """
+
+    Config: ClassVar[type[IDModelConfig]] = IDModelConfig
+    name: ClassVar[str] = "ctr"
+
+    def __init__(self, config: IDModelConfig, schema: FeatureSchema) -> None:
+        super().__init__()
+        self.config = config
+        self.schema = schema
+        self.embedding = nn.Embedding(schema.n_features, config.embed_dim)
+        nn.init.normal_(self.embedding.weight, std=0.01)
+
+    @property
+    def user_dim(self) -> int:
+        return self.schema.n_user_fields * self.config.embed_dim
+
+    @property
+    def item_dim(self) -> int:
+        return self.schema.n_item_fields * self.config.embed_dim
+
+    @property
+    def behaviour_dim(self) -> int:
+        return self.item_dim + self.config.embed_dim
+
+    def embed_user(self, batch: IDBatch) -> torch.Tensor:
+        return self.embedding(batch.user).flatten(1)  # [B, F_user * D]
+
+    def embed_target(self, batch: IDBatch) -> torch.Tensor:
+        return self.embedding(batch.item).flatten(1)  # [B, F_item * D]
+
+    def embed_behaviours(self, batch: IDBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item part [B, L, F_item * D] and full behaviour [B, L, (F_item + 1) * D], padding zeroed."""
+        items = self.embedding(batch.hist_item).flatten(2)
+        ratings = self.embedding(batch.hist_rating)
+        mask = batch.hist_mask.unsqueeze(-1).to(items.dtype)
+        items = items * mask
+        return items, torch.cat([items, ratings * mask], dim=-1)
+
+    def history(self, data: ProtocolData, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which earlier behaviours this model reads: the most recent L by default.
+
+        Retrieval-based models (SIM) override this; it is called once per batch.
+        """
+        return recent_positions(data, rows, self.config.history_length)
+
+    def forward(self, batch: IDBatch) -> CTROutput:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,76 @@
+"""Every registered ID model: builds, trains a step, predicts probabilities, is deterministic,
+and exposes a penultimate representation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from recbench.batches import gather_batch
+from recbench.ctr import FeatureSchema
+from recbench.datasets import load_dataset
+from recbench.nn import MLP, TargetAttention, masked_mean
+from recbench.protocol import prepare
+from recbench.registry import all_models
+from recbench.training import TrainConfig, predict, seed_everything, train_id_model
+
+ID_MODELS = [entry for entry in all_models() if entry.family == "id"]
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return prepare(load_dataset("synth"))
+
+
+def build(entry, data, seed=0):
+    seed_everything(seed)
+    return entry.cls(entry.cls.Config(), FeatureSchema.from_data(data))
+
+
+@pytest.mark.parametrize("entry", ID_MODELS, ids=lambda e: e.name)
+def test_model_trains_a_step_and_predicts_probabilities(entry, synth):
+    model = build(entry, synth)
+    rows = synth.split_rows("train")[:64]
+    batch = gather_batch(synth, rows, *model.history(synth, rows))
+    output = model(batch)
+    assert output.logit.shape == (64,)
+    assert output.representation.shape[0] == 64 and output.representation.dim() == 2
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(output.logit, batch.label)
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    probs = predict(model, synth, synth.split_rows("test")[:100])
+    assert probs.shape == (100,) and ((probs > 0) & (probs < 1)).all()
+
+
+@pytest.mark.parametrize("entry", ID_MODELS, ids=lambda e: e.name)
+def test_training_is_deterministic(entry, synth):
+    config = TrainConfig(max_epochs=1, max_train_rows=2000, batch_size=256)
+    outputs = []
+    for _ in range(2):
+        model = build(entry, synth, seed=7)
+        train_id_model(model, synth, config, seed=7)
+        outputs.append(predict(model, synth, synth.split_rows("valid")))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_shared_blocks_shapes():
+    assert MLP(8, (16, 4)).output_dim == 4
+    values = torch.arange(12, dtype=torch.float32).reshape(1, 3, 4)
+    mask = torch.tensor([[True, True, False]])
+    assert masked_mean(values, mask).tolist() == [[2.0, 3.0, 4.0, 5.0]]
+    att = TargetAttention(key_dim=4, hidden=(8,), softmax=True)
+    pooled = att(torch.randn(2, 4), torch.randn(2, 3, 4), torch.randn(2, 3, 5), torch.tensor([[1, 1, 0], [0, 0, 0]]).bool())
+    assert pooled.shape == (2, 5)
+    assert torch.equal(pooled[1], torch.zeros(5))  # no behaviours -> nothing pooled
+
+
+def test_target_attention_equals_the_explicit_concatenation():
+    torch.manual_seed(0)
+    att = TargetAttention(key_dim=6, hidden=(8, 4))
+    t, h, mask = torch.randn(3, 6), torch.randn(3, 5, 6), torch.rand(3, 5) > 0.3
+    q = t.unsqueeze(1).expand_as(h)
+    explicit = att.rest(torch.relu(att.first(torch.cat([q, h, q - h, q * h], dim=-1))))
+    scores = att.score(explicit).squeeze(-1) * mask
+    expected = (scores.unsqueeze(-1) * h).sum(1)
+    torch.testing.assert_close(att(t, h, h, mask), expected)
