@@ -18,6 +18,7 @@ Hyper-parameters (paper Appendix B.1 grid in brackets):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -30,6 +31,11 @@ from recbench.registry import register_model
 
 @dataclass
 class DeepFMConfig(IDModelConfig):
+    GRID: ClassVar[dict[str, tuple]] = {
+        **IDModelConfig.GRID,
+        "hidden": tuple((width,) * depth for width in (128, 256) for depth in (3, 6, 9, 12)),
+    }
+
     hidden: tuple[int, ...] = (256, 256, 256)
 
 

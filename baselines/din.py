@@ -18,6 +18,7 @@ Hyper-parameters (paper Appendix B.1 grid in brackets):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -30,6 +31,12 @@ from recbench.registry import register_model
 
 @dataclass
 class DINConfig(IDModelConfig):
+    GRID: ClassVar[dict[str, tuple]] = {
+        **IDModelConfig.GRID,
+        "attention_hidden": ((64,), (64, 64), (64, 64, 64), (128,), (256,)),
+        "hidden": ((64,), (128, 128), (256, 256), (256, 256, 256), (128, 128, 128)),
+    }
+
     attention_hidden: tuple[int, ...] = (64,)
     hidden: tuple[int, ...] = (256, 256)
     attention_softmax: bool = False

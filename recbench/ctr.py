@@ -20,11 +20,17 @@ from recbench.protocol import ITEM_FIELDS, ProtocolData
 
 @dataclass
 class IDModelConfig:
-    """Hyper-parameters every ID model has (paper Appendix B.1)."""
+    """Hyper-parameters every ID model has (paper Appendix B.1).
 
-    embed_dim: int = 32  # grid {32, 64}
+    ``GRID`` lists the paper's search space for each tunable field; subclasses extend it with
+    their own fields (``GRID = {**IDModelConfig.GRID, ...}``). ``recbench tune`` reads it.
+    """
+
+    GRID: ClassVar[dict[str, tuple]] = {"embed_dim": (32, 64), "dropout": (0.0, 0.1, 0.2)}
+
+    embed_dim: int = 32
     history_length: int = 60  # behaviours read per sample (L)
-    dropout: float = 0.1  # grid {0.0, 0.1, 0.2}
+    dropout: float = 0.1
 
 
 @dataclass(frozen=True)

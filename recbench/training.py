@@ -18,6 +18,7 @@ import copy
 import random
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -35,9 +36,11 @@ from recbench.protocol import ProtocolData
 class TrainConfig:
     """Optimisation settings shared by every ID model (paper Appendix B.1)."""
 
-    lr: float = 1e-3  # grid {1e-3, 5e-4, 1e-4}
+    GRID: ClassVar[dict[str, tuple]] = {"lr": (1e-3, 5e-4, 1e-4), "batch_size": (64, 128, 256, 512, 1024)}
+
+    lr: float = 1e-3
     weight_decay: float = 0.0
-    batch_size: int = 1024  # grid {64, ..., 1024}
+    batch_size: int = 1024
     max_epochs: int = 5
     patience: int = 1  # epochs without a better validation AUC before stopping
     eval_batch_size: int = 8192
