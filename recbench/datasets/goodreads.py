@@ -187,8 +187,7 @@ def _timestamp(record: dict, path: Path, line_no: int) -> int:
         return parse_goodreads_time(text)  # type: ignore[arg-type]
     except (ValueError, KeyError, TypeError, AttributeError):
         raise DataFormatError(
-            f"{path}, line {line_no}: {_TIME_FIELD} is {text!r}, expected a time like "
-            f"'Fri Sep 08 10:44:24 -0700 2017'"
+            f"{path}, line {line_no}: {_TIME_FIELD} is {text!r}, expected a time like 'Fri Sep 08 10:44:24 -0700 2017'"
         ) from None
 
 
@@ -398,8 +397,7 @@ register_dataset(
         # cseweb.ucsd.edu/~jmcauley/datasets/goodreads.html) links these files on UCSD's data
         # repository; sizes and digests are not published there, so none are pinned.
         downloads=tuple(
-            Download(url=f"{_UCSD}/{name}", archive_name=name)
-            for name in (INTERACTIONS_FILE, BOOKS_FILE, GENRES_FILE)
+            Download(url=f"{_UCSD}/{name}", archive_name=name) for name in (INTERACTIONS_FILE, BOOKS_FILE, GENRES_FILE)
         ),
         notes="The paper's exact GoodReads subset is not documented; this loads every rated row.",
     )

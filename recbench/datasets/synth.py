@@ -35,9 +35,7 @@ from recbench.datasets.movielens import ML1M_GENRES, ML1M_OCCUPATIONS
 
 #: how common each genre is as a movie's first genre (roughly ML-1M's shape: Drama and
 #: Comedy dominate, Film-Noir and Western are rare).
-_GENRE_SHARE = np.array(
-    [12, 5, 3, 4, 20, 5, 3, 22, 2, 1, 6, 2, 2, 3, 3, 4, 2, 1], dtype=np.float64
-)
+_GENRE_SHARE = np.array([12, 5, 3, 4, 20, 5, 3, 22, 2, 1, 6, 2, 2, 3, 3, 4, 2, 1], dtype=np.float64)
 _GENDER_SHARE = np.array([0.28, 0.72])  # female, male (ML-1M is ~72% male)
 _AGE_SHARE = np.array([0.04, 0.18, 0.35, 0.20, 0.09, 0.08, 0.06])
 _GENDERS: tuple[str, ...] = ("female", "male")
@@ -141,7 +139,6 @@ def generate_synth(
 def _make_users(rng: np.random.Generator, n_users: int) -> tuple[pd.DataFrame, np.ndarray]:
     """Profiles, plus each user's demographic tilt over genres (sum of a gender, an age and
     an occupation effect), which is how demographics become mildly predictive."""
-    n_genres = len(ML1M_GENRES)
     gender = rng.choice(len(_GENDERS), size=n_users, p=_GENDER_SHARE)
     age = rng.choice(len(AGE_BUCKETS), size=n_users, p=_AGE_SHARE)
     occupation = rng.integers(0, len(ML1M_OCCUPATIONS), size=n_users)
@@ -186,17 +183,14 @@ def _make_tastes(rng: np.random.Generator, demo_tilt: np.ndarray) -> tuple[np.nd
     n_liked = rng.integers(2, 4, size=n_users)
     for u in range(n_users):
         p = like_weight[u] / like_weight[u].sum()
-        picks = rng.choice(n_genres, size=n_liked[u] + 2, replace=False, p=p)
-        liked[u, picks[: n_liked[u]]] = 1.0
+        liked[u, rng.choice(n_genres, size=n_liked[u], replace=False, p=p)] = 1.0
         others = np.flatnonzero(liked[u] == 0)
         disliked[u, rng.choice(others, size=2, replace=False)] = 1.0
     affinity = 2.0 * liked - 1.2 * disliked + 0.5 * demo_tilt + rng.normal(0.0, 0.3, liked.shape)
     return affinity, liked
 
 
-def _make_items(
-    rng: np.random.Generator, n_items: int
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+def _make_items(rng: np.random.Generator, n_items: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     """Movies: a unique readable title, a first genre, a latent quality and a popularity
     that grows with quality (good movies are watched more, as in real data)."""
     genre = rng.choice(len(ML1M_GENRES), size=n_items, p=_GENRE_SHARE / _GENRE_SHARE.sum())
@@ -245,13 +239,7 @@ def _rating_logits(
     per-user generosity, and a weak slow drift along each user's sequence."""
     generosity = rng.normal(0.0, 0.6, size=len(counts))[user_idx]
     drift = _ar1_drift(rng, counts, rho=0.9, sd=0.35)
-    return (
-        1.2 * affinity[user_idx, item_genre[item_idx]]
-        + 0.9 * quality[item_idx]
-        + generosity
-        + drift
-        - 0.5
-    )
+    return 1.2 * affinity[user_idx, item_genre[item_idx]] + 0.9 * quality[item_idx] + generosity + drift - 0.5
 
 
 def _ar1_drift(rng: np.random.Generator, counts: np.ndarray, rho: float, sd: float) -> np.ndarray:

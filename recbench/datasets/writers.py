@@ -173,8 +173,7 @@ def _write_lines(path: Path, columns: Sequence[np.ndarray | _Labels], sep: str, 
     """Write rows in chunks so even 25M-row files need little memory."""
     n = len(columns[0].codes if isinstance(columns[0], _Labels) else columns[0])
     with open(path, "wb") as out:
-        for lo in range(0, n, chunk):
-            out.write(_format_lines([_slice(c, lo, lo + chunk) for c in columns], sep))
+        out.writelines(_format_lines([_slice(c, lo, lo + chunk) for c in columns], sep) for lo in range(0, n, chunk))
 
 
 def _slice(column: np.ndarray | _Labels, lo: int, hi: int) -> np.ndarray | _Labels:
@@ -265,7 +264,9 @@ def _prepare(directory: Path | str) -> Path:
 def _require_profile(raw: RawDataset) -> None:
     missing = [f for f in ("gender", "age", "occupation", "zip") if f not in raw.users.columns]
     if missing:
-        raise ValueError(f"dataset {raw.name!r} has no {', '.join(missing)} user field(s); MovieLens user files need them")
+        raise ValueError(
+            f"dataset {raw.name!r} has no {', '.join(missing)} user field(s); MovieLens user files need them"
+        )
 
 
 def _whole_stars(ratings: np.ndarray, what: str) -> np.ndarray:
@@ -417,7 +418,9 @@ def _write_ml25m_ratings(path: Path, rng: np.random.Generator, counts: np.ndarra
             start = rng.integers(lo_time, hi_time, size=len(block))
             span = rng.exponential(86_400 * 60, size=len(block))
             times = start.repeat(block) + (rng.random(len(user_idx)) * span.repeat(block)).astype(np.int64)
-            stars = _Labels(rng.choice(10, size=len(user_idx), p=_HALF_STAR_SHARE / _HALF_STAR_SHARE.sum()), _HALF_STAR_LABELS)
+            stars = _Labels(
+                rng.choice(10, size=len(user_idx), p=_HALF_STAR_SHARE / _HALF_STAR_SHARE.sum()), _HALF_STAR_LABELS
+            )
             columns = [user_idx + 1, movie_ids[position], stars, np.minimum(times, hi_time)]
             out.write(_format_lines(columns, sep=","))
             first = last
@@ -436,9 +439,7 @@ def _write_ml25m_movies(path: Path, rng: np.random.Generator, movie_ids: np.ndar
             writer.writerow([int(movie), title, ML25M_NO_GENRE if empty else genre])
 
 
-def _ratings_per_user(
-    rng: np.random.Generator, n_users: int, n_ratings: int, minimum: int, maximum: int
-) -> np.ndarray:
+def _ratings_per_user(rng: np.random.Generator, n_users: int, n_ratings: int, minimum: int, maximum: int) -> np.ndarray:
     """Heavy-tailed ratings per user summing to exactly ``n_ratings``, each in [minimum, maximum]."""
     if not minimum * n_users <= n_ratings <= maximum * n_users:
         raise ValueError(f"cannot spread {n_ratings} ratings over {n_users} users with {minimum}..{maximum} each")
