@@ -177,27 +177,27 @@ def prepare(raw: RawDataset) -> ProtocolData:
     ratings = raw.ratings
     if len(ratings) == 0:
         raise DataFormatError(f"dataset {raw.name!r} has no ratings")
-    raw_users, user = np.unique(ratings["user_id"].to_numpy(), return_inverse=True)
-    raw_items, item = np.unique(ratings["item_id"].to_numpy(), return_inverse=True)
-    user = user.astype(np.int32)
-    item = item.astype(np.int32)
+    raw_users, user = dense_ids(ratings["user_id"].to_numpy())
+    raw_items, item = dense_ids(ratings["item_id"].to_numpy())
     timestamp = ratings["timestamp"].to_numpy(np.int64)
     rating = ratings["rating"].to_numpy(np.float32)
 
     # Step 2: the global order. lexsort's last key is the primary one; ties are broken by user,
-    # then item, so the order never depends on file order.
-    order = np.lexsort((item, user, timestamp))
-    # Each user's sequence in that same order: a stable sort of the global order by user.
-    by_user = order[np.argsort(user[order], kind="stable")]
+    # then item (one combined key), so the order never depends on file order.
+    order = np.lexsort((user.astype(np.int64) * len(raw_items) + item, timestamp))
+    user_in_order = user[order]
+    # Position of each rating within its user's sequence = how many of that user's ratings came
+    # before it in the global order (a grouped running count, O(n), no second sort).
+    global_pos = pd.Series(user_in_order).groupby(user_in_order, sort=False).cumcount().to_numpy(np.int64)
     seq_ptr = np.zeros(len(raw_users) + 1, dtype=np.int64)
     np.cumsum(np.bincount(user, minlength=len(raw_users)), out=seq_ptr[1:])
-    rank_in_user = np.empty(len(user), dtype=np.int64)  # per rating (file index) -> position
-    rank_in_user[by_user] = np.arange(len(user), dtype=np.int64) - seq_ptr[user[by_user]]
+    # Each user's sequence in that same order (a stable counting sort of the global order).
+    by_user = np.empty_like(order)
+    by_user[seq_ptr[user_in_order] + global_pos] = order
 
     # Steps 3-4: samples in global order with at least 5 earlier ratings.
-    global_pos = rank_in_user[order]
     keep = global_pos >= MIN_EARLIER_RATINGS
-    sample_user = user[order][keep]
+    sample_user = user_in_order[keep]
     sample_pos = global_pos[keep].astype(np.int32)
     n_train, n_valid, _ = split_sizes(int(keep.sum()))
 
@@ -233,6 +233,20 @@ def prepare(raw: RawDataset) -> ProtocolData:
         raw_user_ids=raw_users,
         raw_item_ids=raw_items,
     )
+
+
+def dense_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct ids and each entry's index among them (like ``np.unique(...,
+    return_inverse=True)``), in O(n) through a presence table when the id range allows it."""
+    ids = np.asarray(ids, dtype=np.int64)
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high > 50 * len(ids) + 1_000_000:  # sparse or negative ids: sort instead
+        distinct, inverse = np.unique(ids, return_inverse=True)
+        return distinct, inverse.astype(np.int32)
+    present = np.zeros(high + 1, dtype=bool)
+    present[ids] = True
+    lookup = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present), lookup[ids].astype(np.int32)
 
 
 def _encode_fields(raw: RawDataset, raw_users: np.ndarray, raw_items: np.ndarray):
