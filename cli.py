@@ -58,15 +58,25 @@ def run(
     data_dir: Optional[Path] = DataDirOption,
     store: Optional[Path] = StoreOption,
     settings: list[str] = typer.Option([], "--set", help="Override a hyper-parameter: key=value (repeatable)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Start from a tuned config saved by `recbench tune`."),
 ) -> None:
     """Train and evaluate one model under the shared protocol and record the run."""
     from recbench.datasets import get_dataset_info
+    from recbench.registry import get_model
     from recbench.runner import RunRequest
     from recbench.runner import run as run_model
     from recbench.runstore import RunStore
+    from recbench.tuning import load_named_config
 
     get_dataset_info(dataset)  # fail fast on a typo, before any model import or data load
-    record = run_model(RunRequest(model, dataset, seed, data_dir, tuple(settings)), RunStore(store), err_console)
+    get_model(model)
+    overrides = list(settings)
+    if config is not None:
+        tuned = load_named_config(RunStore(store), config)
+        if tuned["model"] != model:
+            raise RecbenchError(f"--config {config}: it was tuned for model {tuned['model']!r}, not {model!r}")
+        overrides = tuned["overrides"] + overrides  # explicit --set wins
+    record = run_model(RunRequest(model, dataset, seed, data_dir, tuple(overrides)), RunStore(store), err_console)
     test, valid = record["metrics"]["test"], record["metrics"]["valid"]
     console.print(
         f"{record['model']} on {record['dataset_variant']} seed {seed}: "
@@ -74,6 +84,64 @@ def run(
         f"(valid AUC {valid['auc']:.4f}, best epoch {record['best_epoch']})"
     )
     console.print(f"recorded run {record['run_id']} in {RunStore(store).root}")
+
+
+@app.command()
+@user_errors
+def tune(
+    model: str = typer.Option(..., "--model", "-m", help="Registered model name."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Registered dataset name."),
+    trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Random grid points to try (default: the whole grid)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the trials and for drawing grid points."),
+    data_dir: Optional[Path] = DataDirOption,
+    store: Optional[Path] = StoreOption,
+    settings: list[str] = typer.Option([], "--set", help="Fixed override applied to every trial (repeatable)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Name of the saved config (default: MODEL-DATASET)."),
+) -> None:
+    """Search the paper's hyper-parameter grid on the validation split and save the best config."""
+    from recbench.config import apply_overrides
+    from recbench.datasets import get_dataset_info
+    from recbench.registry import get_model
+    from recbench.runstore import RunStore
+    from recbench.training import TrainConfig
+    from recbench.tuning import tune as run_tuning
+
+    get_dataset_info(dataset)
+    entry = get_model(model)
+    apply_overrides([entry.config_class(), TrainConfig()], list(settings))  # validate before any trial
+    result = run_tuning(
+        entry, dataset, RunStore(store), trials=trials, seed=seed, data_dir=data_dir, fixed=tuple(settings),
+        name=name, console=err_console,
+    )  # fmt: skip
+    console.print(f"best validation AUC {result['valid_auc']:.4f} with: {' '.join(result['overrides'])}")
+    console.print(f"saved as config {result['name']!r} ({result['path']}); use: recbench run -m {model} -d {dataset} --config {result['name']}")
+
+
+@app.command()
+@user_errors
+def leaderboard(
+    dataset: list[str] = typer.Option([], "--dataset", "-d", help="Only these datasets (repeatable)."),
+    store: Optional[Path] = StoreOption,
+    fmt: str = typer.Option("md", "--format", help="md, csv, latex or html."),
+) -> None:
+    """Test AUC / LogLoss per model, mean +- std over seeds, one table per set of identical test rows."""
+    from recbench.leaderboard import render_summary, summarize
+    from recbench.runstore import RunStore
+
+    formats = {"md": "github", "latex": "latex", "html": "html", "csv": "csv"}
+    if fmt not in formats:
+        raise RecbenchError(f"--format {fmt}: expected one of {', '.join(formats)}")
+    rows = summarize(r for r in RunStore(store).records() if not dataset or r.get("dataset_variant") in dataset or r.get("dataset") in dataset)
+    if not rows:
+        raise RecbenchError(f"no recorded runs{' for ' + ', '.join(dataset) if dataset else ''} in {RunStore(store).root}")
+    if fmt == "csv":
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=[k for k in rows[0] if k != "commits"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    console.print(render_summary(rows, formats[fmt]), markup=False, highlight=False)
 
 
 @app.command()

@@ -39,6 +39,8 @@ class RunRequest:
     seed: int = 0
     data_dir: Path | None = None
     overrides: tuple[str, ...] = ()
+    #: "run" records test metrics; "tune" trials never score the test rows
+    purpose: str = "run"
 
 
 def resolve_configs(entry: ModelEntry, overrides: tuple[str, ...]) -> tuple[Any, TrainConfig]:
@@ -66,7 +68,8 @@ def run(request: RunRequest, store: RunStore, console: Console | None = None) ->
 
     metrics, predictions = {}, {}
     eval_started = time.perf_counter()
-    for split in ("valid", "test"):
+    splits = ("valid", "test") if request.purpose == "run" else ("valid",)
+    for split in splits:
         rows = data.split_rows(split)
         probs = predict(model, data, rows, train_config.eval_batch_size)
         labels = data.labels(rows)
@@ -77,6 +80,7 @@ def run(request: RunRequest, store: RunStore, console: Console | None = None) ->
     record = {
         "model": entry.name,
         "family": entry.family,
+        "purpose": request.purpose,
         "dataset": data.dataset,
         "dataset_variant": data.fingerprint.variant or data.dataset,
         "fingerprint": data.fingerprint.to_dict(),

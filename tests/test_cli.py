@@ -97,3 +97,35 @@ def test_data_fetch_offline_fails_with_instructions(tmp_path):
     result = runner.invoke(app, ["data", "fetch", "ml-100k", "--data-dir", str(tmp_path / "x")], env={**os.environ})
     assert result.exit_code == 2
     assert "could not download" in result.output or "error:" in result.output
+
+
+def test_tune_saves_best_config_and_run_reuses_it(store):
+    result = invoke("tune", "-m", "deepfm", "-d", "synth", "--trials", "2", "--store", str(store), *QUICK)
+    assert result.exit_code == 0, result.output
+    trials = RunStore(store).records(purpose="tune")
+    assert len(trials) == 2 and all("test" not in t["metrics"] for t in trials)  # tuning never scores test rows
+    saved = json.loads((store / "configs" / "deepfm-synth.json").read_text())
+    best = max(saved["trials"], key=lambda t: t["valid_auc"])
+    assert saved["valid_auc"] == best["valid_auc"]
+    result = invoke("run", "-m", "deepfm", "-d", "synth", "--config", "deepfm-synth", "--store", str(store), "--set", "max_epochs=1")
+    assert result.exit_code == 0, result.output
+    (run,) = RunStore(store).records(purpose="run")
+    assert run["overrides"][: len(best["overrides"])] == best["overrides"] and run["overrides"][-1] == "max_epochs=1"
+
+
+def test_run_with_unknown_or_mismatched_config(store):
+    result = runner.invoke(app, ["run", "-m", "din", "-d", "synth", "--config", "nope", "--store", str(store)])
+    assert result.exit_code == 2 and "--config nope: no tuned config of that name" in result.output
+
+
+def test_leaderboard_groups_seeds_and_excludes_tuning(store):
+    for seed in ("0", "1"):
+        assert invoke("run", "-m", "din", "-d", "synth", "--seed", seed, "--store", str(store), *QUICK).exit_code == 0
+    output = invoke("leaderboard", "--store", str(store)).output
+    assert "### synth" in output and "| din" in output
+    line = next(line for line in output.splitlines() if line.startswith("| din"))
+    assert "±" in line and line.split("|")[4].strip() == "2"
+    csv_output = invoke("leaderboard", "--store", str(store), "--format", "csv").output
+    assert csv_output.splitlines()[0].startswith("dataset,digest")
+    empty = runner.invoke(app, ["leaderboard", "--store", str(store / "none")])
+    assert empty.exit_code == 2 and "no recorded runs" in empty.output
