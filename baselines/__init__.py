@@ -4,4 +4,5 @@ Importing this package registers every baseline; the harness does so through
 :func:`recbench.registry.load_plugins`.
 """
 
-from baselines import deepfm, din  # noqa: F401
+from baselines import autoint, caser, dcnv2, deepfm, din, gru4rec, sasrec  # noqa: F401
+from baselines import sim  # noqa: F401

@@ -25,7 +25,7 @@ from torch import nn
 
 from recbench.batches import IDBatch
 from recbench.ctr import CTRModel, CTROutput, FeatureSchema, IDModelConfig
-from recbench.nn import MLP, masked_mean
+from recbench.nn import MLP
 from recbench.registry import register_model
 
 
@@ -50,23 +50,12 @@ class DeepFM(CTRModel):
         self.first_order = nn.Embedding(schema.n_features, 1)
         nn.init.zeros_(self.first_order.weight)
         self.bias = nn.Parameter(torch.zeros(1))
-        n_fields = schema.n_user_fields + 2 * schema.n_item_fields + 1  # user, target, pooled history
-        self.dnn = MLP(n_fields * config.embed_dim, config.hidden, config.dropout)
+        self.dnn = MLP(self.n_fields * config.embed_dim, config.hidden, config.dropout)
         self.out = nn.Linear(self.dnn.output_dim, 1)
 
-    def fields(self, batch: IDBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Field embeddings [B, F, D] and first-order weights [B, F]."""
-        history = torch.cat([batch.hist_item, batch.hist_rating.unsqueeze(-1)], dim=-1)  # [B, L, F_item + 1]
-        ids = torch.cat([batch.user, batch.item], dim=1)
-        vectors = torch.cat([self.embedding(ids), masked_mean(self.embedding(history), batch.hist_mask)], dim=1)
-        weights = torch.cat(
-            [self.first_order(ids).squeeze(-1), masked_mean(self.first_order(history).squeeze(-1), batch.hist_mask)],
-            dim=1,
-        )
-        return vectors, weights
-
     def forward(self, batch: IDBatch) -> CTROutput:
-        vectors, weights = self.fields(batch)
+        vectors = self.field_embeddings(batch)  # [B, F, D]
+        weights = self.field_embeddings(batch, self.first_order).squeeze(-1)  # [B, F]
         square_of_sum = vectors.sum(dim=1).pow(2)
         sum_of_squares = vectors.pow(2).sum(dim=1)
         fm = weights.sum(dim=1) + 0.5 * (square_of_sum - sum_of_squares).sum(dim=1)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from recbench.batches import IDBatch, recent_positions
+from recbench.nn import align_right, masked_mean
 from recbench.protocol import ITEM_FIELDS, ProtocolData
 
 
@@ -88,13 +89,39 @@ class CTRModel(nn.Module):
     def embed_target(self, batch: IDBatch) -> torch.Tensor:
         return self.embedding(batch.item).flatten(1)  # [B, F_item * D]
 
-    def embed_behaviours(self, batch: IDBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Item part [B, L, F_item * D] and full behaviour [B, L, (F_item + 1) * D], padding zeroed."""
-        items = self.embedding(batch.hist_item).flatten(2)
-        ratings = self.embedding(batch.hist_rating)
-        mask = batch.hist_mask.unsqueeze(-1).to(items.dtype)
+    def embed_behaviours(self, batch: IDBatch, newest_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Item part [B, L, F_item * D] and full behaviour [B, L, (F_item + 1) * D], padding zeroed.
+
+        With ``newest_last`` the windows are left-padded instead (:func:`~recbench.nn.align_right`):
+        the newest behaviour sits at index L - 1, for models whose weights are tied to positions.
+        """
+        item_ids, rating_ids, valid = batch.hist_item, batch.hist_rating, batch.hist_mask
+        if newest_last:
+            lengths = batch.hist_len
+            item_ids, rating_ids, valid = (align_right(t, lengths) for t in (item_ids, rating_ids, valid))
+        items = self.embedding(item_ids).flatten(2)
+        ratings = self.embedding(rating_ids)
+        mask = valid.unsqueeze(-1).to(items.dtype)
         items = items * mask
         return items, torch.cat([items, ratings * mask], dim=-1)
+
+    @property
+    def n_fields(self) -> int:
+        """Fields of :meth:`field_embeddings`: user, target item, pooled history (item fields + rating)."""
+        return self.schema.n_user_fields + 2 * self.schema.n_item_fields + 1
+
+    def field_embeddings(self, batch: IDBatch, table: nn.Embedding | None = None) -> torch.Tensor:
+        """The sample as ``n_fields`` field vectors [B, F, D], for feature-interaction models.
+
+        User fields and target item fields are looked up directly; the history enters as extra
+        fields, the masked mean over behaviours of each item field and of the rating token (as in
+        RecLoRA, Appendix B). ``table`` defaults to the shared embedding; DeepFM passes its
+        first-order weights (D = 1).
+        """
+        table = self.embedding if table is None else table
+        ids = torch.cat([batch.user, batch.item], dim=1)  # [B, F_user + F_item]
+        history = torch.cat([batch.hist_item, batch.hist_rating.unsqueeze(-1)], dim=-1)  # [B, L, F_item + 1]
+        return torch.cat([table(ids), masked_mean(table(history), batch.hist_mask)], dim=1)
 
     def history(self, data: ProtocolData, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which earlier behaviours this model reads: the most recent L by default.

@@ -85,3 +85,135 @@ class TargetAttention(nn.Module):
         else:
             scores = scores * mask.to(scores.dtype)
         return torch.bmm(scores.unsqueeze(1), values).squeeze(1)
+
+
+def align_right(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Turn right-padded sequences [B, L, ...] into left-padded ones: the newest valid element
+    lands at index L - 1 and padding moves to the front.
+
+    Models whose weights are tied to positions (Caser's vertical filters, SASRec's positional
+    embeddings) read "index L - 1" as "most recent" this way, as in their papers.
+
+    Example:
+        >>> align_right(torch.tensor([[1, 2, 0, 0], [1, 2, 3, 4]]), torch.tensor([2, 4]))
+        tensor([[0, 0, 1, 2],
+                [1, 2, 3, 4]])
+    """
+    length = values.shape[1]
+    index = (torch.arange(length, device=values.device) + lengths.unsqueeze(1)) % length  # [B, L]
+    return values.gather(1, index.view(*index.shape, *([1] * (values.dim() - 2))).expand_as(values))
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """Scaled dot-product self-attention with ``heads`` heads (Vaswani et al., NeurIPS 2017).
+
+    Queries, keys and values are projected from ``input_dim`` to ``attention_dim`` (split evenly
+    over the heads); the heads' outputs are concatenated and, if ``project_output``, mixed by a
+    final linear map. ``mask`` [B, N] marks valid positions (keys elsewhere are ignored);
+    ``causal`` lets position t see only positions <= t. Every position may always attend to
+    itself, so no row of the attention is empty (padded queries get a finite, unused output).
+    ``n_queries`` computes only the last that many positions' outputs (exactly as if all were
+    computed and the rest dropped) for models that read only the newest one.
+
+    Example:
+        >>> attention = MultiHeadSelfAttention(input_dim=6, attention_dim=8, heads=2)
+        >>> attention(torch.randn(3, 5, 6), torch.ones(3, 5, dtype=torch.bool)).shape
+        torch.Size([3, 5, 8])
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        attention_dim: int,
+        heads: int = 1,
+        dropout: float = 0.0,
+        causal: bool = False,
+        project_output: bool = True,
+    ) -> None:
+        super().__init__()
+        if attention_dim % heads:
+            raise ValueError(f"attention_dim {attention_dim} is not divisible by heads {heads}")
+        self.heads = heads
+        self.dropout = dropout
+        self.causal = causal
+        self.query = nn.Linear(input_dim, attention_dim, bias=False)
+        self.key_value = nn.Linear(input_dim, 2 * attention_dim, bias=False)
+        self.out = nn.Linear(attention_dim, attention_dim) if project_output else nn.Identity()
+
+    def split_heads(self, t: torch.Tensor) -> torch.Tensor:
+        """[B, N, attention_dim] -> [B, heads, N, attention_dim / heads]."""
+        return t.view(t.shape[0], t.shape[1], self.heads, -1).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, n_queries: int | None = None) -> torch.Tensor:
+        batch, n, _ = x.shape
+        m = n if n_queries is None else n_queries
+        q = self.split_heads(self.query(x[:, n - m :]))
+        k, v = (self.split_heads(t) for t in self.key_value(x).chunk(2, dim=-1))
+        allowed = None
+        if mask is not None or self.causal:
+            query_pos = torch.arange(n - m, n, device=x.device).unsqueeze(1)  # [M, 1]
+            key_pos = torch.arange(n, device=x.device).unsqueeze(0)  # [1, N]
+            allowed = key_pos <= query_pos if self.causal else torch.ones(m, n, dtype=torch.bool, device=x.device)
+            if mask is not None:
+                allowed = allowed & mask[:, None, None, :]  # [B, 1, M, N]
+            allowed = allowed | (key_pos == query_pos)
+        attended = nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0
+        )  # [B, heads, M, attention_dim / heads]
+        return self.out(attended.transpose(1, 2).reshape(batch, m, -1))
+
+
+class SelfAttentionBlock(nn.Module):
+    """A Transformer encoder block as SASRec uses it (Kang & McAuley, ICDM 2018, Sec. III-B/C).
+
+    Two sub-layers, each applied as ``x + Dropout(sublayer(LayerNorm(x)))``: multi-head
+    self-attention, then a point-wise two-layer feed-forward network (ReLU) of width ``dim``.
+    Dropout acts on the sub-layer outputs only, as in the paper (random masks over the attention
+    weights or inside the feed-forward network cost more than the layers themselves on CPU).
+    ``n_queries`` is passed to :class:`MultiHeadSelfAttention`: only the last positions come out.
+
+    Example:
+        >>> block = SelfAttentionBlock(dim=8, heads=2, causal=True)
+        >>> block(torch.randn(3, 5, 8), torch.ones(3, 5, dtype=torch.bool)).shape
+        torch.Size([3, 5, 8])
+        >>> block(torch.randn(3, 5, 8), n_queries=1).shape
+        torch.Size([3, 1, 8])
+    """
+
+    def __init__(self, dim: int, heads: int = 1, dropout: float = 0.0, causal: bool = False) -> None:
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(dim)
+        self.attention = MultiHeadSelfAttention(dim, dim, heads, causal=causal)
+        self.feed_forward_norm = nn.LayerNorm(dim)
+        self.feed_forward = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, n_queries: int | None = None) -> torch.Tensor:
+        attended = self.attention(self.attention_norm(x), mask, n_queries)
+        x = x[:, x.shape[1] - attended.shape[1] :] + self.dropout(attended)
+        return x + self.dropout(self.feed_forward(self.feed_forward_norm(x)))
+
+
+class CrossNetworkV2(nn.Module):
+    """DCN-V2's cross network (Wang et al., WWW 2021, Sec. 3.1, Eq. 1).
+
+    Each layer crosses the current vector with the input: ``x_{l+1} = x_0 * (W_l x_l + b_l) + x_l``
+    with a full-rank ``W_l``, so layer l builds feature crosses of degree l + 1 while the
+    residual keeps the lower degrees. Input and output are [B, dim].
+
+    Example:
+        >>> cross = CrossNetworkV2(dim=6, layers=3)
+        >>> cross(torch.randn(2, 6)).shape
+        torch.Size([2, 6])
+    """
+
+    def __init__(self, dim: int, layers: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(dim, dim) for _ in range(layers))
+        self.output_dim = dim
+
+    def forward(self, x0: torch.Tensor) -> torch.Tensor:
+        x = x0
+        for layer in self.layers:
+            x = x0 * layer(x) + x
+        return x

@@ -46,6 +46,7 @@ class TrainConfig:
     eval_batch_size: int = 8192
     max_train_rows: int = 0  # >0: train on a seeded uniform subset of this many rows (smoke runs)
     device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # CPU threads for torch; 0 keeps torch's default (small models often run best on 1)
 
 
 @dataclass
@@ -106,6 +107,10 @@ def train_id_model(
     """Train ``model`` on the train split; keep the epoch with the best validation AUC."""
     console = console or Console(stderr=True)
     device = pick_device(config.device)
+    if config.threads < 0:
+        raise RecbenchError(f"--set threads={config.threads}: expected 0 (torch's default) or a positive count")
+    if config.threads:
+        torch.set_num_threads(config.threads)
     model.to(device)
     rng = np.random.default_rng(seed)
     train_rows = data.split_rows("train")
