@@ -71,17 +71,37 @@ class Caser(CTRModel):
         self.mlp = MLP(self.user_dim + self.item_dim + conv_dim, config.hidden, config.dropout)
         self.out = nn.Linear(self.mlp.output_dim, 1)
 
+    def horizontal_features(self, behaviours: torch.Tensor) -> list[torch.Tensor]:
+        """Each horizontal convolution's output [B, L - h + 1, n_h] (before the activation).
+
+        Computed as one matrix product with every (height, offset) slice of every kernel, then
+        shifted sums: the same numbers as ``Conv1d`` but several times faster on CPU, where
+        convolutions with one wide input channel map poorly onto the convolution kernels.
+        """
+        length = behaviours.shape[1]
+        kernels = [conv.weight.permute(2, 0, 1).flatten(0, 1) for conv in self.horizontal]  # [h * n_h, d]
+        products = behaviours @ torch.cat(kernels).T  # [B, L, sum_h h * n_h]
+        features, start = [], 0
+        for conv in self.horizontal:
+            n, h = conv.out_channels, conv.kernel_size[0]
+            windows = length - h + 1
+            total = conv.bias
+            for j in range(h):  # kernel row j sees behaviour s + j of window s
+                total = total + products[:, j : j + windows, start + j * n : start + (j + 1) * n]
+            features.append(total)
+            start += h * n
+        return features
+
     def convolve(self, behaviours: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """[o_h; o_v] of Sec. 3.3 from left-padded behaviours [B, L, d] with ``lengths`` [B]."""
-        rows = behaviours.transpose(1, 2)  # [B, d, L]
-        length = rows.shape[-1]
+        length = behaviours.shape[1]
         pooled = []
-        for conv in self.horizontal:
-            features = torch.relu(conv(rows))  # [B, n_h, L - h + 1], window s covers rows s..s+h-1
-            valid = torch.arange(features.shape[-1], device=rows.device) >= (length - lengths).unsqueeze(1)
-            best = features.masked_fill(~valid.unsqueeze(1), float("-inf")).amax(dim=-1)
+        for features in self.horizontal_features(behaviours):
+            features = torch.relu(features)  # [B, L - h + 1, n_h], window s covers rows s..s+h-1
+            valid = torch.arange(features.shape[1], device=behaviours.device) >= (length - lengths).unsqueeze(1)
+            best = features.masked_fill(~valid.unsqueeze(-1), float("-inf")).amax(dim=1)
             pooled.append(torch.where(valid.any(dim=1, keepdim=True), best, torch.zeros_like(best)))
-        vertical = self.vertical(rows).flatten(1)  # [B, d * n_v]
+        vertical = self.vertical(behaviours.transpose(1, 2)).flatten(1)  # [B, d * n_v]
         return self.dropout(torch.cat([*pooled, vertical], dim=-1))
 
     def forward(self, batch: IDBatch) -> CTROutput:

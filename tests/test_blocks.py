@@ -207,3 +207,14 @@ def test_caser_pools_only_windows_inside_the_history(synth):
         for i, (h, conv) in enumerate(zip(model.config.horizontal_heights, model.horizontal)):
             expected = torch.relu(conv(valid)).amax(-1)[0] if n >= h else torch.zeros(n_h)
             torch.testing.assert_close(pooled[row, i * n_h : (i + 1) * n_h], expected)
+
+
+def test_caser_horizontal_features_equal_conv1d():
+    from baselines.caser import Caser, CaserConfig
+    from recbench.ctr import FeatureSchema
+
+    torch.manual_seed(0)
+    model = Caser(CaserConfig(history_length=12, horizontal_heights=(1, 3, 5)), FeatureSchema(50, 2, 3))
+    behaviours = torch.randn(4, 12, model.behaviour_dim)
+    for conv, fast in zip(model.horizontal, model.horizontal_features(behaviours)):
+        torch.testing.assert_close(fast, conv(behaviours.transpose(1, 2)).transpose(1, 2), rtol=1e-4, atol=1e-5)
