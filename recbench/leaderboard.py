@@ -58,7 +58,7 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "auc_std": float(auc.std(ddof=1)) if len(runs) > 1 else float("nan"),
                 "logloss_mean": float(loss.mean()),
                 "logloss_std": float(loss.std(ddof=1)) if len(runs) > 1 else float("nan"),
-                "train_samples_per_second": float(np.mean([r["timings"]["train_samples_per_second"] for r in runs if "timings" in r] or [np.nan])),
+                "canonical": runs[0]["fingerprint"].get("canonical", "unknown"),
                 "commits": sorted({(r.get("environment") or {}).get("git_commit") or "?" for r in runs}),
             }
         )
@@ -76,12 +76,13 @@ def render_summary(rows: list[dict[str, Any]], fmt: str = "github") -> str:
     for row in rows:
         by_table[(row["dataset"], row["digest"], row["protocol_version"], row["test_rows"])].append(row)
     for (dataset, digest, version, test_rows), table in by_table.items():
-        out.append(f"### {dataset}  (data sha256 {digest[:12]}, protocol v{version}, {test_rows:,} test rows)\n")
-        body = [
-            [r["model"], _pm(r["auc_mean"], r["auc_std"]), _pm(r["logloss_mean"], r["logloss_std"]), r["seeds"],
-             f"{r['train_samples_per_second']:,.0f}"]
-            for r in table
-        ]  # fmt: skip
-        out.append(tabulate(body, headers=["model", "test AUC", "test LogLoss", "seeds", "train samples/s"], tablefmt=fmt))
+        canonical = table[0]["canonical"]
+        out.append(
+            f"### {dataset}\n\nData sha256 `{digest}` (canonical release: {canonical}), "
+            f"protocol v{version}, {test_rows:,} test rows.\n"
+        )
+        body = [[r["model"], _pm(r["auc_mean"], r["auc_std"]), _pm(r["logloss_mean"], r["logloss_std"]), r["seeds"]] for r in table]
+        headers = ["model", "test AUC (mean ± std)", "test LogLoss (mean ± std)", "seeds"]
+        out.append(tabulate(body, headers=headers, tablefmt=fmt, disable_numparse=True))
         out.append("")
     return "\n".join(out)
