@@ -29,7 +29,7 @@ from torch import nn
 
 from recbench.batches import IDBatch
 from recbench.ctr import CTRModel, CTROutput, FeatureSchema, IDModelConfig
-from recbench.nn import MultiHeadSelfAttention
+from recbench.nn import MLP, MultiHeadSelfAttention
 from recbench.registry import register_model
 
 
@@ -45,6 +45,7 @@ class AutoIntConfig(IDModelConfig):
     layers: int = 3
     attention_dim: int = 64
     heads: int = 1
+    hidden: tuple[int, ...] = (256, 256, 256)
 
 
 class InteractingLayer(nn.Module):
@@ -72,8 +73,14 @@ class AutoInt(CTRModel):
             *(InteractingLayer(d_in, d_out, config.heads, config.dropout) for d_in, d_out in zip(dims, dims[1:]))
         )
         self.out = nn.Linear(self.n_fields * dims[-1], 1)
+        self.dnn = MLP(self.n_fields * config.embed_dim, config.hidden, config.dropout) if config.hidden else None
+        self.dnn_out = nn.Linear(self.dnn.output_dim, 1) if self.dnn is not None else None
 
     def forward(self, batch: IDBatch) -> CTROutput:
-        attended = self.interacting(self.field_embeddings(batch))  # [B, F, attention_dim]
-        hidden = attended.flatten(1)
-        return CTROutput(self.out(hidden).squeeze(-1), hidden)
+        fields = self.field_embeddings(batch)  # [B, F, D]
+        attended = self.interacting(fields).flatten(1)  # [B, F * attention_dim]
+        logit = self.out(attended).squeeze(-1)
+        if self.dnn is None:
+            return CTROutput(logit, attended)
+        hidden = self.dnn(fields.flatten(1))  # AutoInt+: a DNN beside the interacting layers
+        return CTROutput(logit + self.dnn_out(hidden).squeeze(-1), hidden)
