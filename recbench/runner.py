@@ -23,6 +23,7 @@ from rich.console import Console
 
 from recbench.config import apply_overrides, to_dict
 from recbench.ctr import FeatureSchema
+from recbench.errors import RecbenchError
 from recbench.metrics import evaluate
 from recbench.protocol import PROTOCOL_VERSION, ProtocolData, load_protocol
 from recbench.registry import ModelEntry, get_model
@@ -54,8 +55,6 @@ def run(request: RunRequest, store: RunStore, console: Console | None = None) ->
     entry = get_model(request.model)
     model_config, train_config = resolve_configs(entry, request.overrides)
     if entry.family != "id":
-        from recbench.errors import RecbenchError
-
         raise RecbenchError(f"model {entry.name!r} is a {entry.family} model; its training loop is not available yet")
     started = time.perf_counter()
     data = load_protocol(request.dataset, request.data_dir)

@@ -109,7 +109,7 @@ class DatasetInfo:
     known_variants: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: embedded datasets are generated in-process and need no files
     embedded: bool = False
-    #: other names that load through this entry with the same loader (documentation only)
+    #: caveats shown to users (e.g. why a local-only copy cannot be fetched)
     notes: str = ""
 
 
