@@ -120,10 +120,11 @@ def _diagnose(path: Path, sep: str, encoding: str, header: bool, names: list[str
         )
     except pd.errors.ParserError as exc:
         raise DataFormatError(f"{path}: {_parser_message(exc, first_line)}; expected {_describe(columns, sep)}") from None
-    _convert(path, frame, columns, first_line, sep)
+    _raise_first_bad_field(path, frame, columns, first_line, sep)
 
 
-def _convert(path: Path, frame: pd.DataFrame, columns: dict[str, str], first_line: int, sep: str) -> pd.DataFrame:
+def _raise_first_bad_field(path: Path, frame: pd.DataFrame, columns: dict[str, str], first_line: int, sep: str) -> None:
+    """Raise for the first short line or non-numeric field of a frame read as text."""
     # pandas reads missing trailing fields as empty strings, so an empty last field is how a
     # short (truncated or malformed) line shows up.
     missing = (frame.iloc[:, -1] == "").to_numpy()
@@ -132,12 +133,10 @@ def _convert(path: Path, frame: pd.DataFrame, columns: dict[str, str], first_lin
         raise DataFormatError(
             f"{path}, line {line}: too few fields (truncated or malformed line); expected {_describe(columns, sep)}"
         )
-    out = {}
     for name, kind in columns.items():
-        values = frame[name]
         if kind == "str":
-            out[name] = values.to_numpy(dtype=object)
             continue
+        values = frame[name]
         numeric = pd.to_numeric(values, errors="coerce")
         bad = numeric.isna().to_numpy().copy()
         if kind == "int":
@@ -147,10 +146,6 @@ def _convert(path: Path, frame: pd.DataFrame, columns: dict[str, str], first_lin
             found = "empty" if values.iloc[row] == "" else f"{values.iloc[row]!r}"
             expected = "an integer" if kind == "int" else "a number"
             raise DataFormatError(f"{path}, line {row + first_line}: field {name!r} is {found}, expected {expected}")
-        out[name] = numeric.to_numpy(dtype=np.int64 if kind == "int" else np.float32)
-    for name in frame.columns[len(columns) :]:
-        out[name] = frame[name].to_numpy(dtype=object)
-    return pd.DataFrame(out)
 
 
 def _check_header(path: Path, encoding: str, delimiter: str, expected: list[str]) -> None:
