@@ -2,7 +2,9 @@
 
 Only runs that scored the *same test rows* are put in one table: same dataset name, same raw
 data digest, same protocol version. Runs on other data are reported in their own table,
-never mixed. Tuning trials (``purpose="tune"``) never appear.
+never mixed. Tuning trials (``purpose="tune"``) never appear. The paper-layout Tables 2-4
+with significance marks (what ``recbench leaderboard`` prints) are in
+:mod:`recbench.paper_tables`; this plain summary stays for quick per-seed overviews.
 
 Example:
     >>> rows = summarize([

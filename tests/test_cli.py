@@ -122,10 +122,11 @@ def test_leaderboard_groups_seeds_and_excludes_tuning(store):
     for seed in ("0", "1"):
         assert invoke("run", "-m", "din", "-d", "synth", "--seed", seed, "--store", str(store), *QUICK).exit_code == 0
     output = invoke("leaderboard", "--store", str(store)).output
-    assert "### synth" in output and "| din" in output
-    line = next(line for line in output.splitlines() if line.startswith("| din"))
-    assert "±" in line and line.split("|")[4].strip() == "2"
+    assert "### Table 2 — synth" in output
+    line = next(line for line in output.splitlines() if "| DIN " in line)
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    assert "±" in cells[2] and cells[7] == "2"  # AUC mean ± std, seeds
     csv_output = invoke("leaderboard", "--store", str(store), "--format", "csv").output
-    assert csv_output.splitlines()[0].startswith("dataset,digest")
+    assert csv_output.splitlines()[0].startswith("table,Group,Model,AUC,AUC std")
     empty = runner.invoke(app, ["leaderboard", "--store", str(store / "none")])
     assert empty.exit_code == 2 and "no recorded runs" in empty.output

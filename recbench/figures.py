@@ -1,0 +1,111 @@
+"""Figures 4, 5 and 6 of the RecLoRA paper as PNG files, from recorded study runs.
+
+Why from the store: a figure is a view of recorded runs like any table, so it can be redrawn
+at any time and always matches the records. Each figure has one panel per dataset variant
+(and LM size profile), one line per model, the mean test AUC over seeds with the std over
+seeds as error bars. A figure with no recorded runs is skipped with a message: studies are
+run one at a time, and a missing one must not stop the others from being drawn.
+
+Points are the recorded test AUCs of the study's runs. Runs of one study and dataset are
+planned on the same rows; a panel whose runs were scored on different numbers of test rows
+says so in its title instead of silently averaging them.
+
+Example:
+    >>> [f.number for f in FIGURES]
+    [4, 5, 6]
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from recbench.compare import latest_per_seed
+from recbench.paper_tables import data_key, display_name, is_result, profile_of, study_name
+
+
+@dataclass(frozen=True)
+class Figure:
+    number: int
+    study: str
+    xlabel: str
+    filename: str
+    log_x: bool = False
+
+
+FIGURES = (
+    Figure(4, "n_meta", "number of meta-LoRAs N_m", "fig4_n_meta.png", log_x=True),
+    Figure(5, "id_history", "ID history length (CRM)", "fig5_id_history.png"),
+    Figure(6, "sample_size", "training samples for the LLM", "fig6_sample_size.png", log_x=True),
+)
+
+
+def _series(records: list[dict[str, Any]]) -> dict[tuple, dict[str, dict[float, list[float]]]]:
+    """panel -> model -> x -> test AUCs (one per seed, the latest run of each seed)."""
+    by_point: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        x = record["study"].get("x")
+        if x is None:
+            continue
+        by_point[(data_key(record)[:2], profile_of(record), record["model"], float(x))].append(record)
+    panels: dict[tuple, dict[str, dict[float, list[float]]]] = defaultdict(lambda: defaultdict(dict))
+    for (data, profile, model, x), runs in by_point.items():
+        aucs = [float(r["metrics"]["test"]["auc"]) for r in latest_per_seed(runs)]
+        panels[(data, profile)][model][x] = aucs
+    return panels
+
+
+def draw_figure(figure: Figure, records: Iterable[dict[str, Any]], out_dir: Path) -> Path | None:
+    """Write one figure's PNG; None when no run of its study is recorded."""
+    chosen = [r for r in records if is_result(r) and study_name(r) == figure.study]
+    panels = _series(chosen)
+    if not panels:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted(panels)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        (variant, digest), profile = key
+        rows = {int(r["metrics"]["test"].get("rows", 0)) for r in chosen
+                if data_key(r)[:2] == (variant, digest) and profile_of(r) == profile}  # fmt: skip
+        for model, points in sorted(panels[key].items()):
+            xs = sorted(points)
+            means = [float(np.mean(points[x])) for x in xs]
+            stds = [float(np.std(points[x], ddof=1)) if len(points[x]) > 1 else 0.0 for x in xs]
+            ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=display_name(model))
+        if figure.log_x:
+            ax.set_xscale("log", base=2)
+        mixed = " (MIXED test-row counts!)" if len(rows) > 1 else ""
+        ax.set_title(f"{variant} [{digest[:8]}], {profile}{mixed}", fontsize=9)
+        ax.set_xlabel(figure.xlabel)
+        ax.set_ylabel("test AUC")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Figure {figure.number}: AUC vs {figure.xlabel}", fontsize=10)
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / figure.filename
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def draw_figures(records: Iterable[dict[str, Any]], out_dir: Path) -> tuple[list[Path], list[str]]:
+    """Every figure that has data; returns the written files and one message per skipped figure."""
+    records = list(records)
+    written, skipped = [], []
+    for figure in FIGURES:
+        path = draw_figure(figure, records, out_dir)
+        if path is None:
+            skipped.append(f"Figure {figure.number} skipped: no recorded runs of study {figure.study!r}")
+        else:
+            written.append(path)
+    return written, skipped

@@ -1,0 +1,473 @@
+"""Tables 2, 3 and 4 of the RecLoRA paper, built from the run store.
+
+Why: the paper's claims are comparisons ("RecLoRA beats the best baseline with p < 0.01",
+"removing meta-LoRA costs 3.3 % AUC", "a longer ID history is nearly free"), so each table is
+built on identical test rows (:mod:`recbench.compare`) and says how it was built: which data,
+which rows, which runs were restricted to fewer rows, which tests back each ``*``.
+
+* Table 2: plain runs (``study`` None) grouped "ID-based" / "LM-based", AUC, LogLoss and
+  RelImpr of the reference (RecLoRA, or the best model when RecLoRA has no run) over every
+  other model, with DeLong and t-test p-values (Holm-adjusted across the table's baselines).
+  LM runs of different size profiles ("cpu", "paper") get separate tables, each with the ID
+  models restricted to its rows.
+* Table 3: RecLoRA ablation runs (``study.name == "ablation"``), RelDecr against "full".
+* Table 4: ``study.name == "time_per_sample"``: text / ID history lengths, AUC and the time per
+  training and inference sample.
+
+Tuning trials never appear; a re-run of a seed replaces the earlier run.
+
+Example:
+    >>> display_name("reclora"), display_name("my-model")
+    ('RecLoRA', 'my-model')
+    >>> percent(0.0204), percent(-0.0334, signed=True)
+    ('2.04%', '-3.34%')
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from recbench.compare import (
+    ALPHA,
+    ComparableSet,
+    RunView,
+    Scored,
+    comparable_sets,
+    compare_to_reference,
+    format_p,
+    latest_per_seed,
+    load_view,
+    score,
+)
+from recbench.errors import RecbenchError
+from recbench.metrics import relative_improvement
+from recbench.paper import PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4, paper_column
+from recbench.render import MISSING, Cell, Table, rank_marks
+from recbench.runstore import RunStore
+from recbench.studies import ABLATION_VARIANTS, ID_MODELS, LM_MODELS, TIME_VARIANTS, parse_time_variant
+
+DISPLAY_NAMES = {
+    "deepfm": "DeepFM", "autoint": "AutoInt", "dcnv2": "DCNv2", "gru4rec": "GRU4Rec", "caser": "Caser",
+    "sasrec": "SASRec", "din": "DIN", "sim": "SIM", "ctr-bert": "CTR-BERT", "tallrec": "TALLRec",
+    "rella": "ReLLa", "reclora": "RecLoRA",
+}  # fmt: skip
+TABLE2_GROUPS = (("ID-based", ID_MODELS), ("LM-based", LM_MODELS))
+REFERENCE = "reclora"
+
+
+def display_name(model: str) -> str:
+    return DISPLAY_NAMES.get(model, model)
+
+
+def percent(x: float, signed: bool = False) -> str:
+    if x != x:
+        return MISSING
+    return f"{x * 100:+.2f}%" if signed else f"{x * 100:.2f}%"
+
+
+def _num(x: float) -> str:
+    return MISSING if x != x else f"{x:.4f}"
+
+
+def _seconds(x: float) -> str:
+    return MISSING if x != x else (f"{x:.2f}" if x >= 0.01 else f"{x:.1e}")
+
+
+def _std(scored: Scored, which: str) -> str:
+    value = scored.auc_std if which == "auc" else scored.logloss_std
+    return "" if math.isnan(value) else f"{value:.4f}"
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def is_result(record: dict[str, Any]) -> bool:
+    """A finished, test-scored run (not a tuning trial)."""
+    return record.get("purpose", "run") in (None, "run") and "test" in (record.get("metrics") or {})
+
+
+def study_name(record: dict[str, Any]) -> str | None:
+    study = record.get("study")
+    return study.get("name") if isinstance(study, dict) else None
+
+
+def family(record: dict[str, Any]) -> str:
+    return record.get("family") or ("lm" if record["model"] in LM_MODELS else "id")
+
+
+def data_key(record: dict[str, Any]) -> tuple[str, str, int]:
+    """What must match for two runs to be on the same data: variant, raw digest, protocol."""
+    return (
+        record.get("dataset_variant") or record.get("dataset", "?"),
+        (record.get("fingerprint") or {}).get("digest", "?"),
+        int(record.get("protocol_version", 0)),
+    )
+
+
+def filter_datasets(records: Iterable[dict[str, Any]], datasets: Iterable[str]) -> list[dict[str, Any]]:
+    wanted = set(datasets)
+    return [r for r in records if not wanted or r.get("dataset_variant") in wanted or r.get("dataset") in wanted]
+
+
+class _Views:
+    """Predictions loaded once per run, with a note for each run that has none."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self.cache: dict[str, RunView | None] = {}
+        self.missing: list[str] = []
+
+    def __call__(self, records: list[dict[str, Any]]) -> list[RunView]:
+        out = []
+        for record in records:
+            rid = record["run_id"]
+            if rid not in self.cache:
+                self.cache[rid] = load_view(self.store, record)
+                if self.cache[rid] is None:
+                    self.missing.append(rid)
+            if self.cache[rid] is not None:
+                out.append(self.cache[rid])
+        return out
+
+
+def _describe(key: tuple[str, str, int], canonical: str, comparable: ComparableSet, extra: str = "") -> str:
+    variant, digest, version = key
+    return (
+        f"Data `{variant}` sha256 `{digest}` (canonical release: {canonical}), protocol v{version}, "
+        f"{len(comparable.rows):,} common test rows{extra}."
+    )
+
+
+def _common_notes(comparable: ComparableSet, names: Callable[[str], str], views: _Views) -> list[str]:
+    notes = []
+    if comparable.restricted:
+        parts = ", ".join(f"{names(k)} ({n:,} rows)" for k, n in comparable.restricted.items())
+        notes.append(
+            f"Restricted by row id to these {len(comparable.rows):,} rows, with AUC and LogLoss recomputed "
+            f"on them: {parts}."
+        )
+    if comparable.siblings:
+        notes.append(
+            f"Other runs on this data were scored on {comparable.siblings} other test-row set(s) that are "
+            "disjoint from or not nested with these rows; they are in separate tables, never mixed with this one."
+        )
+    if views.missing:
+        left_out = ", ".join(sorted(set(views.missing)))
+        notes.append(f"Left out (no predictions.npz to compare on common rows): {left_out}.")
+    return notes
+
+
+def _canonical(records: list[dict[str, Any]]) -> str:
+    return str((records[0].get("fingerprint") or {}).get("canonical", "unknown")) if records else "unknown"
+
+
+def profile_of(record: dict[str, Any]) -> str:
+    """The LM size profile of a run; LM runs recorded without one are grouped as "unspecified"."""
+    return str(record.get("profile") or "unspecified")
+
+
+# --------------------------------------------------------------------------- Table 2
+
+
+def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False) -> list[Table]:
+    """Table 2 for every set of comparable plain runs in ``records``."""
+    main = [r for r in records if is_result(r) and r.get("study") is None]
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for record in main:
+        groups[data_key(record)].append(record)
+    tables = []
+    for key in sorted(groups):
+        group = groups[key]
+        profiles: list[str | None] = sorted({profile_of(r) for r in group if family(r) == "lm"})
+        for profile in profiles or [None]:
+            members = [r for r in group if family(r) == "id" or profile_of(r) == profile]
+            by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for record in members:
+                by_model[record["model"]].append(record)
+            views = _Views(store)
+            entries = {m: views(latest_per_seed(rs)) for m, rs in by_model.items()}
+            entries = {m: v for m, v in entries.items() if v}
+            for comparable in comparable_sets(entries):
+                tables.append(_table2_one(key, _canonical(group), profile, comparable, views, paper))
+    return tables
+
+
+def _table2_one(
+    key: tuple, canonical: str, profile: str | None, comparable: ComparableSet, views: _Views, paper: bool
+) -> Table:
+    scored, labels = score(comparable)
+    ranked = sorted(scored.values(), key=lambda s: (-s.auc_mean, s.logloss_mean, s.label))
+    reference = scored.get(REFERENCE) or ranked[0]
+    others = {k: v for k, v in scored.items() if k != reference.label}
+    sig = compare_to_reference(reference, others, labels) if others else {}
+    runner_up = max(others.values(), key=lambda s: (s.auc_mean, -s.logloss_mean), default=None)
+    is_top = runner_up is None or reference.auc_mean > runner_up.auc_mean
+    starred = bool(runner_up is not None and is_top and sig[runner_up.label].beats)
+
+    layout = [(g, list(ms)) for g, ms in TABLE2_GROUPS]
+    extra = sorted(set(scored) - set(ID_MODELS) - set(LM_MODELS))
+    if extra:
+        layout.append(("Other", extra))
+    order = [(g, m) for g, ms in layout for m in ms]
+    aucs = [scored[m].auc_mean if m in scored else None for _, m in order]
+    losses = [scored[m].logloss_mean if m in scored else None for _, m in order]
+    auc_marks, loss_marks = rank_marks(aucs, True), rank_marks(losses, False)
+
+    column = paper_column(key[0]) if paper else None
+    relimpr = f"RelImpr ({display_name(reference.label)} over)"
+    headers = ["Group", "Model", "AUC", "LogLoss", relimpr, "DeLong p (Holm)", "t-test p (Holm)", "seeds"]
+    if column:
+        headers += [f"paper {column[0]} AUC", f"paper {column[0]} LogLoss"]
+    rows = []
+    previous_group = None
+    for i, (group, model) in enumerate(order):
+        group_cell = group if group != previous_group else ""
+        previous_group = group
+        s = scored.get(model)
+        if s is None:
+            row: list[Any] = [group_cell, display_name(model), MISSING, MISSING, MISSING, MISSING, MISSING, "0"]
+        else:
+            star = starred and model == reference.label
+            auc_cell = Cell(_num(s.auc_mean), auc_marks[i], star, _std(s, "auc"))
+            loss_cell = Cell(_num(s.logloss_mean), loss_marks[i], False, _std(s, "logloss"))
+            if model == reference.label:
+                rel, dp, tp = MISSING, MISSING, MISSING
+            else:
+                g = sig[model]
+                rel = percent(relative_improvement(reference.auc_mean, s.auc_mean))
+                dp = Cell(format_p(g.delong_holm), star=g.beats)
+                tp = format_p(g.t_holm) if not math.isnan(g.t_p) else MISSING
+            row = [group_cell, display_name(model), auc_cell, loss_cell, rel, dp, tp, str(len(s.seeds))]
+        if column:
+            published = PAPER_TABLE2[column[0]].get(model)
+            row += [f"{published[0]:.4f}", f"{published[1]:.4f}"] if published else [MISSING, MISSING]
+        rows.append(row)
+
+    where = f", LM size profile `{profile}`" if profile else ""
+    ref_name = display_name(reference.label)
+    description = [_describe(key, canonical, comparable, where)]
+    if reference.label != REFERENCE:
+        description.append(
+            f"RecLoRA has no run here, so RelImpr and the tests use the best model, {ref_name}, as the reference."
+        )
+    notes = _common_notes(comparable, display_name, views)
+    notes.append(
+        "Bold: best; underlined: second best (by the values shown); –: no recorded run; ± is the std over seeds."
+    )
+    if runner_up is None:
+        notes.append(f"{ref_name} is the only model here: nothing to compare.")
+    else:
+        notes.append(
+            f"*: {ref_name} beats the best baseline ({display_name(runner_up.label)}) with p < {ALPHA} by DeLong "
+            "on the common rows for every seed pair (largest p over the pairs) and, where both have >= 2 matching "
+            "seeds, by a paired t-test of the per-seed AUCs; p-values are Holm-adjusted across the "
+            f"{len(others)} baselines. A * in the DeLong column marks each baseline {ref_name} beats that way."
+        )
+        if not is_top:
+            best = display_name(ranked[0].label)
+            notes.append(f"{ref_name} is not the best model here (best: {best}), so it gets no *.")
+        elif not starred:
+            notes.append(f"{ref_name} does not beat the best baseline significantly, so it gets no *.")
+        beaten = [k for k, g in sig.items() if g.beats]
+        if not beaten:
+            notes.append(f"{ref_name} beats none of the baselines significantly.")
+        single = sorted(display_name(k) for k, g in sig.items() if math.isnan(g.t_p))
+        if single:
+            notes.append(f"t-test not applied (fewer than 2 matching seeds), DeLong only: {', '.join(single)}.")
+        failed = sorted(f"{display_name(k)} ({g.note})" for k, g in sig.items() if g.note)
+        if failed:
+            notes.append(f"No DeLong p: {'; '.join(failed)}.")
+    if column:
+        notes.append(_paper_note(key[0], column, "Table 2"))
+    elif paper:
+        notes.append(f"The paper reports no numbers for data like {key[0]}, so no paper columns are shown.")
+    title = f"Table 2 — {key[0]}" + (f" ({profile} profile)" if profile else "")
+    return Table(title, headers, rows, description, notes)
+
+
+def _paper_note(dataset: str, column: tuple[str, bool], table: str) -> str:
+    name, same = column
+    if same:
+        return f"'paper {name}' columns: the RecLoRA paper's published {table} numbers on {name}, for reference."
+    return (
+        f"'paper {name}' columns: the RecLoRA paper's published {table} numbers on {name} — other data than "
+        f"{dataset}, shown for orientation only, not comparable."
+    )
+
+
+# --------------------------------------------------------------------------- Table 3
+
+
+def _study_groups(records: Iterable[dict[str, Any]], name: str) -> dict[tuple, list[dict[str, Any]]]:
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        if is_result(record) and study_name(record) == name:
+            groups[(*data_key(record), profile_of(record))].append(record)
+    return groups
+
+
+def _entries_by(
+    records: list[dict[str, Any]], label_of: Callable[[dict[str, Any]], str], views: _Views
+) -> dict[str, list[RunView]]:
+    by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        by_label[label_of(record)].append(record)
+    entries = {k: views(latest_per_seed(v)) for k, v in by_label.items()}
+    return {k: v for k, v in entries.items() if v}
+
+
+def _ordered(labels: Iterable[str], known: tuple[str, ...]) -> list[str]:
+    labels = set(labels)
+    return [v for v in known if v in labels] + sorted(labels - set(known))
+
+
+def table3(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False) -> list[Table]:
+    """Table 3 (RecLoRA ablations) per comparable set of ablation runs."""
+    tables = []
+    for gkey, group in sorted(_study_groups(records, "ablation").items()):
+        views = _Views(store)
+        group = [r for r in group if r["model"] == REFERENCE]
+        entries = _entries_by(group, lambda r: str(r["study"].get("variant", "?")), views)
+        for comparable in comparable_sets(entries):
+            tables.append(_table3_one(gkey, _canonical(group), comparable, views, paper))
+    return tables
+
+
+def _variant_name(variant: str) -> str:
+    return "RecLoRA" if variant == "full" else f"RecLoRA ({variant})"
+
+
+def _table3_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _Views, paper: bool) -> Table:
+    scored, _labels = score(comparable)
+    order = _ordered(set(ABLATION_VARIANTS) | set(scored), ABLATION_VARIANTS)
+    full = scored.get("full")
+    aucs = [scored[v].auc_mean if v in scored else None for v in order]
+    losses = [scored[v].logloss_mean if v in scored else None for v in order]
+    auc_marks, loss_marks = rank_marks(aucs, True), rank_marks(losses, False)
+    column = paper_column(gkey[0]) if paper else None
+    headers = ["Variant", "AUC", "LogLoss", "RelDecr (vs full)", "seeds"]
+    if column:
+        headers += [f"paper {column[0]} AUC", f"paper {column[0]} LogLoss", f"paper {column[0]} RelDecr"]
+    rows = []
+    for i, variant in enumerate(order):
+        s = scored.get(variant)
+        if s is None:
+            row: list[Any] = [_variant_name(variant), MISSING, MISSING, MISSING, "0"]
+        else:
+            decr = MISSING
+            if variant != "full" and full is not None:
+                decr = percent((s.auc_mean - full.auc_mean) / full.auc_mean, signed=True)
+            auc_cell = Cell(_num(s.auc_mean), auc_marks[i], std=_std(s, "auc"))
+            loss_cell = Cell(_num(s.logloss_mean), loss_marks[i], std=_std(s, "logloss"))
+            row = [_variant_name(variant), auc_cell, loss_cell, decr, str(len(s.seeds))]
+        if column:
+            published = PAPER_TABLE3[column[0]]
+            p = published.get(variant)
+            if p is None:
+                row += [MISSING] * 3
+            else:
+                paper_full = published["full"][0]
+                pdecr = MISSING if variant == "full" else percent((p[0] - paper_full) / paper_full, signed=True)
+                row += [f"{p[0]:.4f}", f"{p[1]:.4f}", pdecr]
+        rows.append(row)
+    profile = gkey[3]
+    description = [_describe(gkey[:3], canonical, comparable, f", LM size profile `{profile}`")]
+    notes = _common_notes(comparable, _variant_name, views)
+    notes.append(
+        "Bold: best; underlined: second best; –: no recorded run; RelDecr = (AUC_variant - AUC_full) / AUC_full."
+    )
+    if full is None:
+        notes.append("No run of the full RecLoRA here, so RelDecr cannot be computed.")
+    if column:
+        notes.append(_paper_note(gkey[0], column, "Table 3"))
+    elif paper:
+        notes.append(f"The paper reports no numbers for data like {gkey[0]}, so no paper columns are shown.")
+    return Table(f"Table 3 — {gkey[0]} ({profile} profile)", headers, rows, description, notes)
+
+
+# --------------------------------------------------------------------------- Table 4
+
+
+def _mean_timing(views: list[RunView], key: str) -> float:
+    timings = [v.record.get("timings") or {} for v in views]
+    values = [float(t[key]) for t in timings if t.get(key) is not None]
+    return float(np.mean(values)) if values else math.nan
+
+
+def table4(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False) -> list[Table]:
+    """Table 4 (time per sample vs text / ID history length) per comparable set of runs."""
+    tables = []
+    for gkey, group in sorted(_study_groups(records, "time_per_sample").items()):
+        views = _Views(store)
+        entries = _entries_by(group, lambda r: str(r["study"].get("variant", "?")), views)
+        for comparable in comparable_sets(entries):
+            tables.append(_table4_one(gkey, _canonical(group), comparable, views, paper))
+    return tables
+
+
+def _table4_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _Views, paper: bool) -> Table:
+    scored, _labels = score(comparable)
+    order = _ordered(set(TIME_VARIANTS) | set(scored), TIME_VARIANTS)
+    base = scored.get(TIME_VARIANTS[0])
+    base_train = _mean_timing(comparable.entries.get(TIME_VARIANTS[0], []), "train_seconds_per_sample")
+    base_infer = _mean_timing(comparable.entries.get(TIME_VARIANTS[0], []), "infer_seconds_per_sample")
+    headers = ["Model", "Text", "ID", "AUC", "Improve", "Train s/sample", "Increase", "Infer s/sample", "Increase"]
+    headers.append("seeds")
+    column = ("GoodReads", gkey[0] == "goodreads") if paper else None
+    if column:
+        headers += ["paper GoodReads AUC", "paper train s/sample", "paper infer s/sample"]
+
+    def rel(x: float, ref: float) -> str:
+        return MISSING if x != x or ref != ref or ref == 0 else percent((x - ref) / ref, signed=True)
+
+    rows = []
+    for variant in order:
+        text, ident = parse_time_variant(variant)
+        s = scored.get(variant)
+        runs = comparable.entries.get(variant, [])
+        model = display_name(runs[0].record["model"]) if runs else ("ReLLa" if ident is None else "RecLoRA")
+        if s is None:
+            row: list[Any] = [model, str(text), str(ident or MISSING)] + [MISSING] * 6 + ["0"]
+        else:
+            train = _mean_timing(runs, "train_seconds_per_sample")
+            infer = _mean_timing(runs, "infer_seconds_per_sample")
+            first = variant == TIME_VARIANTS[0]
+            row = [
+                model, str(text), str(ident or MISSING), Cell(_num(s.auc_mean), std=_std(s, "auc")),
+                MISSING if first or base is None else rel(s.auc_mean, base.auc_mean),
+                _seconds(train), MISSING if first else rel(train, base_train),
+                _seconds(infer), MISSING if first else rel(infer, base_infer),
+                str(len(s.seeds)),
+            ]  # fmt: skip
+        if column:
+            p = PAPER_TABLE4.get(variant)
+            row += [f"{p[0]:.4f}", f"{p[1]:.2f}", f"{p[2]:.2f}"] if p else [MISSING] * 3
+        rows.append(row)
+    profile = gkey[3]
+    description = [_describe(gkey[:3], canonical, comparable, f", LM size profile `{profile}`")]
+    notes = _common_notes(comparable, lambda v: v, views)
+    notes.append(
+        f"Improve and Increase are relative to the {TIME_VARIANTS[0]} row (text history 10, no ID history); times are "
+        "seconds per sample averaged over seeds, as recorded by each run on its own machine; –: no recorded run."
+    )
+    if column:
+        notes.append(_paper_note(gkey[0], column, "Table 4"))
+    return Table(f"Table 4 — {gkey[0]} ({profile} profile)", headers, rows, description, notes)
+
+
+TABLE_BUILDERS = {"2": table2, "3": table3, "4": table4}
+
+
+def build_tables(
+    store: RunStore, records: list[dict[str, Any]], which: str = "all", paper: bool = False
+) -> list[Table]:
+    """The requested tables ("2", "3", "4" or "all") from ``records``."""
+    if which != "all" and which not in TABLE_BUILDERS:
+        raise RecbenchError(f"--table {which}: expected 2, 3, 4 or all")
+    chosen = TABLE_BUILDERS if which == "all" else {which: TABLE_BUILDERS[which]}
+    return [t for build in chosen.values() for t in build(store, records, paper)]

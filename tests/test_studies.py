@@ -1,0 +1,259 @@
+"""Run plans for the paper's studies, resuming, and the ablate / study / reproduce / leaderboard
+commands end to end (LM runs are faked: their training loops are not in the harness yet)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+import recbench.runner
+from cli import app
+from recbench.errors import RecbenchError
+from recbench.metrics import evaluate
+from recbench.runner import RunRequest
+from recbench.runstore import RunStore
+from recbench.studies import (
+    ABLATION_VARIANTS,
+    check_plan,
+    execute,
+    plan_main,
+    plan_reproduce,
+    plan_study,
+    sample_sizes,
+)
+
+runner = CliRunner()
+QUIET = Console(file=open("/dev/null", "w"))
+TINY = ("max_epochs=1", "max_train_rows=1500", "hidden=16", "threads=1")
+_clock = itertools.count()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RunStore:
+    return RunStore(tmp_path / "runs")
+
+
+def fake_run(request: RunRequest, store: RunStore, console=None) -> dict:
+    """Stand-in for recbench.runner.run: records a plausible run on a 400-row test split
+    (LM models: its first 100 rows), with a quality that depends on the model and settings."""
+    labels = np.random.default_rng(7).integers(0, 2, 400)
+    lm = request.model in ("ctr-bert", "tallrec", "rella", "reclora")
+    rows = np.arange(100 if lm else 400)
+    strength = {"reclora": 3.0, "rella": 2.0}.get(request.model, 1.0) + 0.1 * len(request.overrides)
+    noise = np.random.default_rng(request.seed).normal(0, 1, len(rows))
+    prob = (1 / (1 + np.exp(-(strength * (labels[rows] - 0.5) + noise)))).astype(np.float32)
+    record = {
+        "model": request.model, "family": "lm" if lm else "id", "purpose": request.purpose, "profile": request.profile,
+        "study": request.study, "dataset": request.dataset, "dataset_variant": request.dataset,
+        "fingerprint": {"digest": "f" * 64, "canonical": "yes"}, "protocol_version": 1, "seed": request.seed,
+        "overrides": list(request.overrides), "metrics": {"test": evaluate(labels[rows], prob)},
+        "timings": {"train_seconds_per_sample": 1.0 + len(request.overrides), "infer_seconds_per_sample": 0.5} if lm else {},
+        "created_at": f"2026-01-01T{next(_clock):08d}",
+    }  # fmt: skip
+    record["run_id"] = store.save(record, {"test_row": rows, "test_prob": prob, "test_label": labels[rows]})
+    return record
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def test_ablation_plan_matches_the_paper_variants():
+    plan = plan_study("ablation", "ml-1m", profile="cpu", seeds=[0, 1])
+    assert len(plan) == 12 and {r.model for r in plan} == {"reclora"}
+    by_variant = {r.study["variant"]: r.overrides for r in plan if r.seed == 0}
+    assert list(by_variant) == list(ABLATION_VARIANTS)
+    assert by_variant == {
+        "full": (),
+        "w/o meta-LoRA": ("n_meta=1",),
+        "w/o meta-LoRA (same param)": ("n_meta=1", "rank=128"),
+        "w/o long retriever": ("crm_history=recent",),
+        "w/o short retriever": ("prompt_history=recent",),
+        "w/o long-short retriever": ("crm_history=recent", "prompt_history=recent"),
+    }
+    assert all(r.profile == "cpu" and r.study["name"] == "ablation" and r.purpose == "run" for r in plan)
+
+
+def test_study_plans_carry_study_and_profile():
+    n_meta = plan_study("n_meta", "ml-1m", profile="paper")
+    assert [(r.study["x"], r.overrides) for r in n_meta] == [(k, (f"n_meta={k}",)) for k in (1, 2, 4, 8, 16)]
+    history = plan_study("id_history", "ml-1m")
+    assert [r.overrides for r in history][-1] == ("crm_history_length=60",)
+    sizes = plan_study("sample_size", "ml-1m", profile="paper")
+    assert {r.study["x"] for r in sizes} == {2048, 4096, 10000, 20000, 40000, 70000}
+    assert sorted({r.model for r in sizes}) == ["reclora", "rella"]
+    assert sample_sizes("cpu") == (32, 64, 128, 256)
+    timing = {r.study["variant"]: (r.model, r.overrides) for r in plan_study("time_per_sample", "goodreads")}
+    assert timing["30/-"] == ("rella", ("history_length=30",))
+    assert timing["10/60"] == ("reclora", ("prompt_history_length=10", "crm_history_length=60"))
+    assert {r.profile for r in n_meta + sizes} == {"paper"} and {r.profile for r in history} == {"cpu"}
+
+
+def test_main_plan_gives_id_models_no_profile():
+    plan = plan_main("ml-1m", "paper", seeds=[0])
+    assert len(plan) == 12
+    assert {r.profile for r in plan if r.model in ("din", "sim")} == {None}
+    assert {r.profile for r in plan if r.model == "reclora"} == {"paper"}
+    assert len(plan_reproduce(["ml-1m"], "cpu", seeds=[0])) == 12 + 6 + 5 + 6 + 8 + 5
+
+
+def test_bad_names_are_one_line_errors():
+    with pytest.raises(RecbenchError, match="unknown study 'nope'; choose one of: ablation, n_meta"):
+        plan_study("nope", "ml-1m")
+    with pytest.raises(RecbenchError, match="--profile gpu: expected one of cpu, paper"):
+        plan_study("n_meta", "ml-1m", profile="gpu")
+
+
+# --------------------------------------------------------------------------- resuming
+
+
+def test_recorded_runs_are_skipped_and_only_what_is_missing_runs(store):
+    plan = plan_study("n_meta", "synth", profile="cpu")
+    fake_run(plan[0], store)
+    fake_run(RunRequest("reclora", "synth", 0, overrides=("n_meta=2",), profile="paper", study=plan[1].study), store)
+    fake_run(RunRequest("reclora", "synth", 1, overrides=("n_meta=4",), profile="cpu", study=plan[2].study), store)
+    fake_run(RunRequest("reclora", "synth", 0, overrides=("n_meta=8", "threads=1"), profile="cpu", study=plan[3].study), store)
+    planned = check_plan(plan, store)
+    # same run; other profile; other seed; same run with a resource-only override
+    assert [p.recorded is not None for p in planned] == [True, False, False, True, False]
+    calls = []
+    made, failures = execute(planned, store, QUIET, run_fn=lambda r, s, c: calls.append(r) or fake_run(r, s))
+    assert made == 3 and failures == [] and [r.study["x"] for r in calls] == [2, 4, 16]
+    assert all(p.recorded for p in check_plan(plan, store))
+    assert execute(check_plan(plan, store), store, QUIET, run_fn=pytest.fail) == (0, [])
+
+
+def test_a_killed_run_leaves_nothing_and_is_redone(store):
+    plan = plan_study("id_history", "synth")
+
+    def dies_on_the_third(request, run_store, console):
+        if request.study["x"] == 30:
+            raise KeyboardInterrupt  # the record is never written
+        return fake_run(request, run_store)
+
+    with pytest.raises(KeyboardInterrupt):
+        execute(check_plan(plan, store), store, QUIET, run_fn=dies_on_the_third)
+    assert [p.recorded is not None for p in check_plan(plan, store)] == [True, True, False, False, False, False]
+    made, _ = execute(check_plan(plan, store), store, QUIET, run_fn=fake_run)
+    assert made == 4 and len(store.records()) == 6
+
+
+def test_keep_going_collects_failures(store):
+    plan = plan_study("n_meta", "synth")
+
+    def fails_for_two(request, run_store, console):
+        if request.study["x"] == 2:
+            raise RecbenchError("model 'reclora' is not runnable here")
+        return fake_run(request, run_store)
+
+    with pytest.raises(RecbenchError):
+        execute(check_plan(plan, store), store, QUIET, run_fn=fails_for_two)
+    made, failures = execute(check_plan(plan, store), store, QUIET, run_fn=fails_for_two, keep_going=True)
+    assert made == 3 and [(f.request.study["x"], msg) for f, msg in failures] == [(2, "model 'reclora' is not runnable here")]
+
+
+def test_real_id_runs_execute_through_the_runner_and_resume(store):
+    plan = [RunRequest("deepfm", "synth", 0, overrides=TINY, study={"name": "smoke"})]
+    made, failures = execute(check_plan(plan, store), store, QUIET)
+    assert made == 1 and not failures
+    (record,) = store.records()
+    assert record["model"] == "deepfm" and record["study"] == {"name": "smoke"} and record["overrides"] == list(TINY)
+    assert all(p.recorded for p in check_plan(plan, store))
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_ablate_and_study_dry_runs_show_the_plan(store):
+    fake_run(plan_study("ablation", "synth")[0], store)
+    result = invoke("ablate", "--dataset", "synth", "--store", str(store.root), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "6 planned runs: 1 already recorded, 5 to run" in result.output
+    assert "ablation=w/o meta-LoRA (same param)" in result.output and "n_meta=1 rank=128" in result.output
+    result = invoke("study", "sample_size", "-d", "synth", "--profile", "paper", "--seed", "0", "--seed", "1",
+                    "--store", str(store.root), "--dry-run")  # fmt: skip
+    assert "24 planned runs: 0 already recorded, 24 to run" in result.output and "n_train=70000" in result.output
+    assert store.records() and len(store.records()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["study", "ablation", "-d", "synth"], "unknown study 'ablation'; choose one of: n_meta, id_history"),
+        (["study", "n_meta", "-d", "ml-2m"], "unknown dataset 'ml-2m'"),
+        (["ablate", "-d", "synth", "--profile", "gpu", "--dry-run"], "--profile gpu: expected one of cpu, paper"),
+        (["reproduce", "--profile", "cpu", "--data-dir", "x", "--dry-run"], "--data-dir needs exactly one --dataset"),
+        (["leaderboard", "--table", "9"], "--table 9: expected 2, 3, 4 or all"),
+        (["leaderboard", "--table", "3"], "no ablation runs"),
+        (["leaderboard", "--format", "pdf"], "--format pdf: expected one of md, csv, latex, html"),
+    ],
+)
+def test_bad_input_is_one_line(store, args, message):
+    result = runner.invoke(app, [*args, "--store", str(store.root)])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and message in result.output.replace("\n", " ")
+
+
+def test_study_runs_the_missing_runs_and_fails_cleanly(store, monkeypatch):
+    monkeypatch.setattr(recbench.runner, "run", fake_run)
+    result = invoke("study", "n_meta", "-d", "synth", "--store", str(store.root))
+    assert result.exit_code == 0, result.output
+    assert len(store.records()) == 5
+    again = invoke("study", "n_meta", "-d", "synth", "--store", str(store.root))
+    assert "5 planned runs: 5 already recorded, 0 to run" in again.output and len(store.records()) == 5
+
+    def broken(request, run_store, console):
+        raise RecbenchError("model 'reclora' is a lm model; its training loop is not available yet")
+
+    monkeypatch.setattr(recbench.runner, "run", broken)
+    failed = runner.invoke(app, ["ablate", "-d", "synth", "--store", str(store.root)])
+    assert failed.exit_code == 2 and "error: model 'reclora' is a lm model" in failed.output
+
+
+def test_reproduce_runs_everything_then_renders_stamped_tables_and_figures(store, monkeypatch, tmp_path):
+    monkeypatch.setattr(recbench.runner, "run", fake_run)
+    out = tmp_path / "boards"
+    args = ["reproduce", "--profile", "cpu", "-d", "synth", "--seeds", "2", "--store", str(store.root), "--out", str(out)]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert len(store.records()) == 2 * 42
+    tables = (out / "cpu" / "tables.md").read_text()
+    assert tables.startswith("Generated by `recbench reproduce --profile cpu` from 84 recorded runs (profile cpu; data synth ffffffffffff)")
+    assert "at commit " in tables.splitlines()[0]
+    for title in ("Table 2 — synth (cpu profile)", "Table 3 — synth (cpu profile)", "Table 4 — synth (cpu profile)"):
+        assert title in tables
+    assert "Restricted by row id to these 100 rows" in tables
+    assert sorted(p.name for p in (out / "cpu" / "figures").iterdir()) == [
+        "fig4_n_meta.png", "fig5_id_history.png", "fig6_sample_size.png"]  # fmt: skip
+    again = invoke(*args, "--dry-run")
+    assert "84 planned runs: 84 already recorded, 0 to run" in again.output
+
+
+def test_leaderboard_cli_end_to_end(store, tmp_path, monkeypatch):
+    for seed in (0, 1):
+        fake_run(RunRequest("sim", "synth", seed), store)
+        fake_run(RunRequest("reclora", "synth", seed, profile="cpu"), store)
+    for request in plan_study("ablation", "synth"):
+        fake_run(request, store)
+    base = ["leaderboard", "--store", str(store.root)]
+    text = invoke(*base, "--table", "2").output
+    assert "### Table 2 — synth (cpu profile)" in text and "| LM-based | CTR-BERT" in text and "Table 3" not in text
+    both = invoke(*base, "--paper").output
+    assert "### Table 3 — synth (cpu profile)" in both and "paper synth" not in both
+    assert "The paper reports no numbers for data like synth, so no paper columns are shown." in both
+    csv_text = invoke(*base, "--format", "csv", "--table", "3").output
+    assert csv_text.splitlines()[0].startswith("table,Variant,AUC")
+    target = tmp_path / "out" / "board.md"
+    figures = tmp_path / "figs"
+    result = invoke(*base, "-o", str(target), "--figures", str(figures), "--dataset", "synth")
+    assert result.exit_code == 0 and target.read_text().startswith("Generated by `recbench leaderboard` from 10 recorded runs")
+    assert "Figure 4 skipped: no recorded runs of study 'n_meta'" in result.output and not figures.exists()
+    assert runner.invoke(app, [*base, "--dataset", "ml-1m"]).exit_code == 2
