@@ -64,6 +64,10 @@ def run(
     store: Optional[Path] = StoreOption,
     settings: list[str] = typer.Option([], "--set", help="Override a hyper-parameter: key=value (repeatable)."),
     config: Optional[str] = typer.Option(None, "--config", help="Start from a tuned config saved by `recbench tune`."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Sizes of language-model runs: cpu (default) or paper."),
+    backbone: Optional[str] = typer.Option(None, "--backbone", help="LM backbone: smollm2-135m, a local folder or a Hugging Face id."),
+    load_in_8bit: bool = typer.Option(False, "--load-in-8bit", help="Load the LM backbone in 8-bit (bitsandbytes)."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="Load the LM backbone in 4-bit (bitsandbytes)."),
 ) -> None:
     """Train and evaluate one model under the shared protocol and record the run."""
     from recbench.datasets import get_dataset_info
@@ -74,19 +78,29 @@ def run(
     from recbench.tuning import load_named_config
 
     get_dataset_info(dataset)  # fail fast on a typo, before any model import or data load
-    get_model(model)
+    entry = get_model(model)
+    if load_in_8bit and load_in_4bit:
+        raise RecbenchError("--load-in-8bit and --load-in-4bit exclude each other")
+    lm_flags = [f"backbone={backbone}"] if backbone else []
+    lm_flags += ["quantization=8bit"] if load_in_8bit else ["quantization=4bit"] if load_in_4bit else []
+    if lm_flags and entry.family != "lm":
+        raise RecbenchError(f"--backbone / --load-in-8bit / --load-in-4bit apply to language-model runs; {model!r} is an ID model")
+    if entry.family == "lm" and profile is None:
+        profile = "cpu"
     overrides = list(settings)
     if config is not None:
         tuned = load_named_config(RunStore(store), config)
         if tuned["model"] != model:
             raise RecbenchError(f"--config {config}: it was tuned for model {tuned['model']!r}, not {model!r}")
         overrides = tuned["overrides"] + overrides  # explicit --set wins
-    record = run_model(RunRequest(model, dataset, seed, data_dir, tuple(overrides)), RunStore(store), err_console)
-    test, valid = record["metrics"]["test"], record["metrics"]["valid"]
+    overrides = lm_flags + overrides  # explicit --set wins
+    request = RunRequest(model, dataset, seed, data_dir, tuple(overrides), profile=profile)
+    record = run_model(request, RunStore(store), err_console)
+    test, valid = record["metrics"]["test"], record["metrics"].get("valid")
+    note = f" (valid AUC {valid['auc']:.4f}, best epoch {record['best_epoch']})" if valid else ""
     console.print(
         f"{record['model']} on {record['dataset_variant']} seed {seed}: "
-        f"test AUC {test['auc']:.4f}  LogLoss {test['logloss']:.4f}  "
-        f"(valid AUC {valid['auc']:.4f}, best epoch {record['best_epoch']})"
+        f"test AUC {test['auc']:.4f}  LogLoss {test['logloss']:.4f} on {test['rows']:,} rows{note}"
     )
     console.print(f"recorded run {record['run_id']} in {RunStore(store).root}")
 

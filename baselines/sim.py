@@ -36,10 +36,9 @@ import numpy as np
 
 from baselines.din import DIN, DINConfig
 from recbench.ctr import FeatureSchema
-from recbench.errors import RecbenchError
 from recbench.protocol import ProtocolData
 from recbench.registry import register_model
-from recbench.retrieval import ITEM_VECTOR_SOURCES, BehaviourRetriever, item_vectors
+from recbench.retrieval import BehaviourRetriever, item_vectors, vector_builder
 
 
 @dataclass
@@ -59,10 +58,7 @@ class SIM(DIN):
 
     def __init__(self, config: SIMConfig, schema: FeatureSchema) -> None:
         super().__init__(config, schema)
-        if self.vector_source not in ITEM_VECTOR_SOURCES:
-            raise RecbenchError(
-                f"sim: unknown item_vectors={config.item_vectors!r}; choose one of: {', '.join(ITEM_VECTOR_SOURCES)}"
-            )
+        vector_builder(self.vector_source)  # an unknown source fails here, before any training
         self._retriever: BehaviourRetriever | None = None
 
     @property

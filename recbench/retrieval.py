@@ -203,13 +203,31 @@ def genre_item_vectors(data: ProtocolData) -> np.ndarray:
     return vectors
 
 
-#: Item vector sources by name. The language-model text embedding (SPEC 3.9: the backbone's last
-#: hidden layer mean-pooled over each item's text, reduced by PCA to 512 dims) is registered here
-#: as "lm" by the issue that adds it; callers select sources only through this table.
+def language_model_item_vectors(data: ProtocolData, backbone: str | None = None) -> np.ndarray:
+    """SPEC 3.9's vectors: the backbone's mean-pooled item-text embedding, PCA-reduced (cached)."""
+    from recbench.lm.embeddings import DEFAULT_BACKBONE, lm_item_vectors
+
+    return lm_item_vectors(data, backbone or DEFAULT_BACKBONE)
+
+
+#: Item vector sources by name; callers select sources only through this table. "lm" embeds
+#: item texts with the default backbone; "lm:<backbone>" (any backbone name) with another one.
 ITEM_VECTOR_SOURCES: dict[str, Callable[[ProtocolData], np.ndarray]] = {
     "cooccurrence": cooccurrence_item_vectors,
     "genre": genre_item_vectors,
+    "lm": language_model_item_vectors,
 }
+
+
+def vector_builder(source: str) -> Callable[[ProtocolData], np.ndarray]:
+    if source.startswith("lm:") and len(source) > 3:
+        return lambda data: language_model_item_vectors(data, source[3:])
+    try:
+        return ITEM_VECTOR_SOURCES[source]
+    except KeyError:
+        raise RecbenchError(
+            f"unknown item vector source {source!r}; choose one of: {', '.join(sorted(ITEM_VECTOR_SOURCES))} or lm:<backbone>"
+        ) from None
 
 
 _MEMO: dict[str, tuple[weakref.ref, np.ndarray]] = {}  # source -> (data, vectors) of the last call
@@ -221,12 +239,7 @@ def item_vectors(data: ProtocolData, source: str) -> np.ndarray:
     The last result per source is memoised for the same data object, so models built one after
     another on one dataset (a tuning run; SIM, ReLLa and RecLoRA) compute it once.
     """
-    try:
-        build = ITEM_VECTOR_SOURCES[source]
-    except KeyError:
-        raise RecbenchError(
-            f"unknown item vector source {source!r}; choose one of: {', '.join(sorted(ITEM_VECTOR_SOURCES))}"
-        ) from None
+    build = vector_builder(source)
     memo = _MEMO.get(source)
     if memo is not None and memo[0]() is data:
         return memo[1]

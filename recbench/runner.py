@@ -7,6 +7,8 @@ every metric exists, so a failure at any step leaves the store unchanged.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import resource
 import subprocess
@@ -42,9 +44,27 @@ class RunRequest:
     overrides: tuple[str, ...] = ()
     #: "run" records test metrics; "tune" trials never score the test rows
     purpose: str = "run"
+    #: size profile of language-model runs ("cpu" or "paper"); None for ID models
+    profile: str | None = None
+    #: which study a run belongs to, e.g. {"name": "ablation", "variant": "w/o meta-LoRA"}
+    #: or {"name": "n_meta", "x": 16}; None for a plain leaderboard run
+    study: dict[str, Any] | None = None
 
 
-def resolve_configs(entry: ModelEntry, overrides: tuple[str, ...]) -> tuple[Any, TrainConfig]:
+def resolve_configs(entry: ModelEntry, overrides: tuple[str, ...], profile: str | None = None) -> tuple[Any, Any]:
+    """The model's config and its trainer's config after the profile's and the user's overrides."""
+    if entry.family == "lm":
+        from recbench.lm.profiles import profile_overrides
+        from recbench.lm.trainer import LMTrainConfig
+
+        preset = profile_overrides(profile or "cpu", entry.name)
+        model_config, train_config = apply_overrides([entry.config_class(), LMTrainConfig()], [*preset, *overrides])
+        return model_config, train_config
+    if profile is not None:
+        from recbench.lm.profiles import PROFILES
+
+        if profile not in PROFILES:
+            raise RecbenchError(f"--profile {profile}: expected one of {', '.join(PROFILES)}")
     model_config, train_config = apply_overrides([entry.config_class(), TrainConfig()], list(overrides))
     return model_config, train_config
 
@@ -53,33 +73,21 @@ def run(request: RunRequest, store: RunStore, console: Console | None = None) ->
     """Train and evaluate one model under the protocol; returns the saved record."""
     console = console or Console(stderr=True)
     entry = get_model(request.model)
-    model_config, train_config = resolve_configs(entry, request.overrides)
-    if entry.family != "id":
-        raise RecbenchError(f"model {entry.name!r} is a {entry.family} model; its training loop is not available yet")
+    model_config, train_config = resolve_configs(entry, request.overrides, request.profile)
     started = time.perf_counter()
     data = load_protocol(request.dataset, request.data_dir)
     load_seconds = time.perf_counter() - started
-
     seed_everything(request.seed)
-    model = entry.cls(model_config, FeatureSchema.from_data(data))
-    console.print(f"[bold]{entry.name}[/] on {data.dataset} (seed {request.seed}): {data.n_train:,} train / {data.n_valid:,} valid / {data.n_test:,} test rows")
-    result = train_id_model(model, data, train_config, request.seed, console)
-
-    metrics, predictions = {}, {}
-    eval_started = time.perf_counter()
-    splits = ("valid", "test") if request.purpose == "run" else ("valid",)
-    for split in splits:
-        rows = data.split_rows(split)
-        probs = predict(model, data, rows, train_config.eval_batch_size)
-        labels = data.labels(rows)
-        metrics[split] = evaluate(labels, probs)
-        predictions.update({f"{split}_row": rows, f"{split}_prob": probs.astype(np.float32), f"{split}_label": labels})
-    eval_seconds = time.perf_counter() - eval_started
-
+    if entry.family == "lm":
+        outcome = _train_language_model(entry, model_config, train_config, data, request, store, console)
+    else:
+        outcome = _train_id_model(entry, model_config, train_config, data, request, console)
     record = {
         "model": entry.name,
         "family": entry.family,
         "purpose": request.purpose,
+        "profile": request.profile if entry.family == "lm" else None,
+        "study": request.study,
         "dataset": data.dataset,
         "dataset_variant": data.fingerprint.variant or data.dataset,
         "fingerprint": data.fingerprint.to_dict(),
@@ -89,23 +97,99 @@ def run(request: RunRequest, store: RunStore, console: Console | None = None) ->
         "config": to_dict(model_config),
         "train_config": to_dict(train_config),
         "overrides": list(request.overrides),
-        "metrics": metrics,
-        "epochs": result.epochs,
-        "best_epoch": result.best_epoch,
-        "timings": {
-            "load_seconds": round(load_seconds, 3),
-            "train_seconds": round(result.train_seconds, 3),
-            "train_samples_per_second": round(result.samples_per_second, 1),
-            "eval_seconds": round(eval_seconds, 3),
-        },
+        "metrics": outcome.metrics,
+        "epochs": outcome.epochs,
+        "best_epoch": outcome.best_epoch,
+        "timings": {"load_seconds": round(load_seconds, 3), **outcome.timings},
         "peak_memory": peak_memory(),
-        "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        "n_parameters": outcome.n_parameters,
+        **outcome.extra,
         "environment": environment(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": " ".join(sys.argv),
     }
-    record["run_id"] = store.save(record, predictions)
+    record["run_id"] = store.save(record, outcome.predictions)
     return record
+
+
+@dataclass
+class _Outcome:
+    metrics: dict[str, Any]
+    predictions: dict[str, np.ndarray]
+    epochs: list[dict[str, float]]
+    best_epoch: int
+    timings: dict[str, float]
+    n_parameters: int
+    extra: dict[str, Any]
+
+
+def _evaluate(rows_by_split: dict[str, np.ndarray], data: ProtocolData, predict_rows) -> tuple[dict, dict, float]:
+    metrics, predictions = {}, {}
+    started = time.perf_counter()
+    for split, rows in rows_by_split.items():
+        probs = predict_rows(rows)
+        labels = data.labels(rows)
+        metrics[split] = evaluate(labels, probs)
+        predictions.update({f"{split}_row": rows, f"{split}_prob": np.asarray(probs, dtype=np.float32), f"{split}_label": labels})
+    return metrics, predictions, time.perf_counter() - started
+
+
+def _train_id_model(entry: ModelEntry, model_config: Any, train_config: TrainConfig, data: ProtocolData, request: RunRequest, console: Console) -> _Outcome:
+    model = entry.cls(model_config, FeatureSchema.from_data(data))
+    console.print(f"[bold]{entry.name}[/] on {data.dataset} (seed {request.seed}): {data.n_train:,} train / {data.n_valid:,} valid / {data.n_test:,} test rows")
+    result = train_id_model(model, data, train_config, request.seed, console)
+    splits = ("valid", "test") if request.purpose == "run" else ("valid",)
+    metrics, predictions, eval_seconds = _evaluate(
+        {s: data.split_rows(s) for s in splits}, data, lambda rows: predict(model, data, rows, train_config.eval_batch_size)
+    )
+    timings = {
+        "train_seconds": round(result.train_seconds, 3),
+        "train_samples_per_second": round(result.samples_per_second, 1),
+        "eval_seconds": round(eval_seconds, 3),
+    }
+    n_parameters = int(sum(p.numel() for p in model.parameters()))
+    return _Outcome(metrics, predictions, result.epochs, result.best_epoch, timings, n_parameters, {})
+
+
+def _train_language_model(entry: ModelEntry, model_config: Any, train_config: Any, data: ProtocolData, request: RunRequest, store: RunStore, console: Console) -> _Outcome:
+    """Few-shot tuning on ``n_train`` rows, then scoring of the first ``n_valid`` / ``n_test`` rows."""
+    if train_config.threads < 0:
+        raise RecbenchError(f"--set threads={train_config.threads}: expected 0 (torch's default) or a positive count")
+    if train_config.threads:
+        torch.set_num_threads(train_config.threads)
+    for key in ("n_train", "n_valid", "n_test"):
+        if getattr(train_config, key) < 0:
+            raise RecbenchError(f"--set {key}={getattr(train_config, key)}: expected 0 or more rows")
+    train_rows = data.few_shot_rows(train_config.n_train, train_config.sample_seed) if train_config.n_train else np.zeros(0, dtype=np.int64)
+    valid_rows = data.split_rows("valid")[: train_config.n_valid]
+    test_rows = data.split_rows("test")[: train_config.n_test] if request.purpose == "run" else np.zeros(0, dtype=np.int64)
+    if request.purpose == "run" and len(test_rows) == 0:
+        raise RecbenchError("--set n_test=0: a run must score at least one test row")
+    console.print(
+        f"[bold]{entry.name}[/] on {data.dataset} (seed {request.seed}, backbone {getattr(train_config, 'backbone', '-')}): "
+        f"{len(train_rows):,} few-shot train / {len(valid_rows):,} valid / {len(test_rows):,} test rows"
+    )
+    model = entry.cls(model_config, data, train_config, seed=request.seed, store=store, console=console)
+    validate = None
+    if len(valid_rows):
+        validate = lambda: evaluate(data.labels(valid_rows), model.score(valid_rows))  # noqa: E731
+    settings = json.dumps([to_dict(model_config), to_dict(train_config), data.fingerprint.digest], sort_keys=True)
+    checkpoint_dir = store.root / "checkpoints" / f"{entry.name}-{data.dataset}-s{request.seed}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
+    result = model.fit(train_rows, data.labels(train_rows), checkpoint_dir, validate)
+    splits = {"valid": valid_rows, "test": test_rows} if len(valid_rows) else {"test": test_rows}
+    if request.purpose != "run":
+        splits.pop("test")
+    metrics, predictions, eval_seconds = _evaluate(splits, data, model.score)
+    scored = sum(len(r) for r in splits.values())
+    timings = {
+        "train_seconds": round(result.train_seconds, 3),
+        "train_samples_per_second": round(result.train_samples / result.train_seconds, 3) if result.train_seconds else 0.0,
+        "train_seconds_per_sample": round(result.train_seconds / result.train_samples, 4) if result.train_samples else 0.0,
+        "eval_seconds": round(eval_seconds, 3),
+        "infer_seconds_per_sample": round(eval_seconds / scored, 4) if scored else 0.0,
+    }
+    extra = {"few_shot_rows": len(train_rows), "resumed_from_step": result.resumed_from_step, **getattr(model, "record_extra", lambda: {})()}
+    return _Outcome(metrics, predictions, result.epochs, result.best_epoch, timings, model.n_trainable(), extra)
 
 
 def peak_memory() -> dict[str, float]:

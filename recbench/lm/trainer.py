@@ -1,0 +1,329 @@
+"""Instruction tuning and scoring of yes/no recommenders on a causal LM.
+
+One loop serves TALLRec, ReLLa and RecLoRA on a 2-core CPU and on GPUs:
+
+* **Scoring** reads only the two answer-token logits at the answer position: the decoder's
+  hidden state there times two rows of the output embedding, so no ``[batch, length, vocab]``
+  tensor is ever built. Prompts are length-bucketed (sorted, then batched) to cut padding.
+* **Training** is causal-LM cross-entropy on the answer tokens only, summed over the answer
+  tokens of an optimizer batch and divided by their count, so gradient accumulation over
+  micro-batches gives the same update as one big batch. AdamW, linear schedule (optional
+  warm-up), zero weight decay by default (paper Appendix C).
+* **Multi-GPU** runs under ``accelerate launch``: each process takes every ``world``-th sample
+  of each optimizer batch and DDP averages the gradients (tested with 2 CPU processes).
+* **Interruptions**: a checkpoint (trainable weights, optimizer, scheduler, position) is written
+  atomically every ``checkpoint_every`` steps; a rerun of the same run resumes from it and ends
+  with the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Literal, Sequence
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from recbench.errors import RecbenchError
+from recbench.lm.prompts import EncodedPrompt, TokenBatch, collate, length_buckets
+from recbench.metrics import evaluate
+
+
+@dataclass
+class LMTrainConfig:
+    """Backbone, sizes and optimisation of a language-model run (``--set key=value``).
+
+    The defaults are the ``cpu`` profile; :data:`recbench.lm.profiles.PROFILES` holds both.
+    """
+
+    backbone: str = "smollm2-135m"
+    quantization: Literal["none", "8bit", "4bit"] = "none"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device: str = "auto"
+    n_train: int = 128  # few-shot training samples drawn uniformly from train (0: zero-shot)
+    sample_seed: int = 0  # seed of that draw, fixed so every model and seed sees the same set
+    n_valid: int = 0  # first validation rows scored after each epoch (0: keep the last epoch)
+    n_test: int = 400  # first test rows in time order (paper: 30,000)
+    epochs: int = 1
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    batch_size: int = 8  # samples per optimizer step
+    micro_batch_size: int = 4  # samples per forward pass (gradient accumulation)
+    eval_batch_size: int = 8
+    bucket: bool = True  # length bucketing when scoring
+    threads: int = 0  # CPU threads for torch (0: torch's default)
+    checkpoint_every: int = 5  # optimizer steps between checkpoints (0: never)
+
+
+@dataclass
+class LMTrainResult:
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    train_seconds: float = 0.0
+    train_samples: int = 0
+    resumed_from_step: int = 0
+
+
+class AnswerHead(torch.nn.Module):
+    """A causal LM that returns logits only at chosen positions (and optionally chosen tokens).
+
+    Wrapping the LM in one module gives DDP (``accelerate``) a single forward to synchronise.
+    """
+
+    def __init__(self, lm: torch.nn.Module) -> None:
+        super().__init__()
+        self.lm = lm
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor, vocab: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``[B, P, V]`` (or ``[B, P, len(vocab)]``) at ``positions`` ``[B, P]``."""
+        base = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        hidden = base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        index = positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
+        picked = hidden.gather(1, index)
+        head = base.get_output_embeddings()
+        if vocab is None:
+            return head(picked).float()
+        weight = head.weight[vocab]
+        logits = picked.to(weight.dtype) @ weight.T
+        if getattr(head, "bias", None) is not None:
+            logits = logits + head.bias[vocab]
+        return logits.float()
+
+
+class PromptModel:
+    """What the loop needs from a prompt-based recommender (TALLRec, ReLLa, RecLoRA).
+
+    Subclasses provide the text of a sample and, optionally, a per-sample condition (RecLoRA's
+    CRM representation) that must be active around every forward pass of those rows.
+    """
+
+    lm: torch.nn.Module
+    encoder: Any  # recbench.lm.prompts.PromptEncoder
+    device: torch.device
+
+    def texts(self, rows: np.ndarray) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def conditioned(self, rows: np.ndarray) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+    def trainable_parameters(self) -> dict[str, torch.nn.Parameter]:
+        return {n: p for n, p in self.lm.named_parameters() if p.requires_grad}
+
+    def encode(self, rows: np.ndarray, labels: np.ndarray | None = None) -> list[EncodedPrompt]:
+        texts = self.texts(rows)
+        return [
+            self.encoder.encode(t, None if labels is None else int(labels[i]), where=f"the prompt of protocol row {int(rows[i])}")
+            for i, t in enumerate(texts)
+        ]
+
+
+def score(model: PromptModel, rows: np.ndarray, batch_size: int, bucket: bool = True, console: Console | None = None) -> np.ndarray:
+    """P(yes) for each of ``rows`` (softmax over the two answer-token logits), in input order."""
+    head = AnswerHead(model.lm)
+    head.eval()
+    encoded = model.encode(rows)
+    vocab = torch.tensor(model.encoder.answer_ids, device=model.device)
+    out = np.zeros(len(rows), dtype=np.float64)
+    pad = model.encoder.tokenizer.pad_token_id
+    with torch.inference_mode(), _progress(console, "scoring", len(rows)) as advance:
+        for index in length_buckets([len(e.input_ids) for e in encoded], batch_size, bucket):
+            batch = collate([encoded[i] for i in index], pad).to(model.device)
+            with model.conditioned(rows[index]):
+                logits = head(batch.input_ids, batch.attention_mask, batch.score_position[:, None], vocab)[:, 0]
+            out[index] = torch.softmax(logits.double(), dim=-1)[:, 0].cpu().numpy()
+            advance(len(index))
+    return out
+
+
+def answer_loss(head: torch.nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, int]:
+    """Summed cross-entropy over the answer tokens of ``batch`` and how many there were."""
+    logits = head(batch.input_ids, batch.attention_mask, batch.answer_positions)
+    loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.answer_targets.flatten(), ignore_index=-100, reduction="sum")
+    return loss, int((batch.answer_targets != -100).sum())
+
+
+def train(
+    model: PromptModel,
+    train_rows: np.ndarray,
+    train_labels: np.ndarray,
+    config: LMTrainConfig,
+    seed: int,
+    checkpoint_dir: Path | None = None,
+    validate: Callable[[], dict[str, float]] | None = None,
+    console: Console | None = None,
+) -> LMTrainResult:
+    """Tune ``model``'s trainable parameters on ``train_rows``; see the module docstring."""
+    from accelerate import Accelerator
+
+    console = console or Console(stderr=True)
+    if config.batch_size % config.micro_batch_size:
+        raise RecbenchError(f"--set batch_size={config.batch_size} must be a multiple of micro_batch_size={config.micro_batch_size}")
+    accelerator = Accelerator(cpu=model.device.type == "cpu", device_placement=False)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    params = model.trainable_parameters()
+    if not params:
+        raise RecbenchError("the model has no trainable parameters")
+    head = AnswerHead(model.lm)
+    optimizer = torch.optim.AdamW(params.values(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = -(-len(train_rows) // config.batch_size)
+    total = steps_per_epoch * config.epochs
+    warmup = int(config.warmup_ratio * total)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
+    )
+    head, optimizer = accelerator.prepare(head, optimizer)
+    encoded = model.encode(train_rows, train_labels)
+    pad = model.encoder.tokenizer.pad_token_id
+    result = LMTrainResult()
+    checkpoint = Checkpoint(checkpoint_dir, run_key(config, seed, train_rows)) if checkpoint_dir else None
+    start_step, best_state, best_auc = 0, None, -np.inf
+    if checkpoint is not None and (saved := checkpoint.load()) is not None:
+        load_trainable(params, saved["trainable"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        start_step, result.epochs, best_state, best_auc = saved["step"], saved["epochs"], saved["best_state"], saved["best_auc"]
+        result.resumed_from_step = start_step
+        console.print(f"  resuming from step {start_step} of {total} ({checkpoint.path})")
+    step = start_step
+    head.train()
+    for epoch in range(config.epochs):
+        order = np.random.default_rng([seed, epoch]).permutation(len(train_rows))
+        if step >= (epoch + 1) * steps_per_epoch:
+            continue
+        started, running = time.perf_counter(), []
+        with _progress(console if rank == 0 else None, f"epoch {epoch + 1}", steps_per_epoch, done=step - epoch * steps_per_epoch) as advance:
+            for step_in_epoch in range(step - epoch * steps_per_epoch, steps_per_epoch):
+                chosen = order[step_in_epoch * config.batch_size : (step_in_epoch + 1) * config.batch_size]
+                mine = chosen[rank::world]
+                n_answer = sum(encoded[i].n_answer for i in chosen)
+                micro = list(length_buckets([len(encoded[i].input_ids) for i in mine], config.micro_batch_size))
+                total_loss = 0.0
+                for j, index in enumerate(micro):
+                    picked = mine[index]
+                    batch = collate([encoded[i] for i in picked], pad).to(model.device)
+                    sync = accelerator.no_sync(head) if j < len(micro) - 1 else contextlib.nullcontext()
+                    with sync, model.conditioned(train_rows[picked]):
+                        loss, _ = answer_loss(head, batch)
+                        # DDP averages over processes, so scale by world to get the global mean
+                        accelerator.backward(loss * world / n_answer)
+                    total_loss += loss.item()
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                running.append(total_loss / max(1, n_answer))
+                advance(1, loss=float(np.mean(running[-20:])))
+                result.train_samples += len(chosen)
+                if checkpoint is not None and config.checkpoint_every and step % config.checkpoint_every == 0 and step < total and rank == 0:
+                    checkpoint.save(step, params, optimizer, scheduler, result.epochs, best_state, best_auc)
+        result.train_seconds += time.perf_counter() - started
+        summary: dict[str, float] = {"epoch": epoch + 1, "train_loss": float(np.mean(running)) if running else float("nan")}
+        if validate is not None:
+            summary.update({f"valid_{k}": v for k, v in validate().items() if k in ("auc", "logloss")})
+            head.train()
+            if summary["valid_auc"] > best_auc:
+                best_auc, best_state = summary["valid_auc"], {n: p.detach().clone() for n, p in params.items()}
+                result.best_epoch = epoch + 1
+        result.epochs.append(summary)
+        console.print("  " + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()))
+        if checkpoint is not None and rank == 0 and step < total:
+            checkpoint.save(step, params, optimizer, scheduler, result.epochs, best_state, best_auc)
+    if best_state is not None:
+        load_trainable(params, best_state)
+    else:
+        result.best_epoch = config.epochs
+    head.eval()
+    if checkpoint is not None and rank == 0:
+        checkpoint.clear()
+    return result
+
+
+def load_trainable(params: dict[str, torch.nn.Parameter], state: dict[str, torch.Tensor]) -> None:
+    missing = sorted(set(params) ^ set(state))
+    if missing:
+        raise RecbenchError(f"checkpoint does not match the model's trainable parameters (e.g. {missing[0]})")
+    with torch.no_grad():
+        for name, p in params.items():
+            p.copy_(state[name])
+
+
+def run_key(config: LMTrainConfig, seed: int, rows: np.ndarray) -> str:
+    """What must match for a checkpoint to belong to this training run."""
+    payload = json.dumps({"config": asdict(config), "seed": seed}, sort_keys=True).encode() + np.asarray(rows, dtype=np.int64).tobytes()
+    return hashlib.sha256(payload).hexdigest()[:16]
+
+
+class Checkpoint:
+    """One resumable training state in ``directory``, written atomically (temp file + rename)."""
+
+    def __init__(self, directory: Path, key: str) -> None:
+        self.directory = Path(directory)
+        self.key = key
+        self.path = self.directory / "training-state.pt"
+
+    def save(self, step: int, params: dict[str, torch.nn.Parameter], optimizer: Any, scheduler: Any, epochs: list, best_state: Any, best_auc: float) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        state = {
+            "key": self.key,
+            "step": step,
+            "trainable": {n: p.detach().cpu() for n, p in params.items()},
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epochs": epochs,
+            "best_state": best_state,
+            "best_auc": best_auc,
+        }
+        temp = self.path.with_suffix(".tmp")
+        torch.save(state, temp)
+        os.replace(temp, self.path)
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        return state if state.get("key") == self.key else None
+
+    def clear(self) -> None:
+        for path in (self.path, self.path.with_suffix(".tmp")):
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.directory.rmdir()
+
+
+@contextlib.contextmanager
+def _progress(console: Console | None, label: str, total: int, done: int = 0) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on terminals; otherwise a line every ~10% so logs show progress."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    if console is None:
+        yield lambda n, **_: None
+        return
+    if not console.is_terminal:
+        state = {"done": done, "next": done + max(1, total // 10), "t0": time.perf_counter()}
+
+        def advance(n: int, **fields: float) -> None:
+            state["done"] += n
+            if state["done"] >= state["next"] or state["done"] == total:
+                state["next"] += max(1, total // 10)
+                extra = "".join(f" {k} {v:.4f}" for k, v in fields.items())
+                console.print(f"  {label}: {state['done']}/{total} ({time.perf_counter() - state['t0']:.0f} s){extra}")
+
+        yield advance
+        return
+    progress = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn(), console=console, transient=True)
+    with progress:
+        task = progress.add_task(label, total=total, completed=done, info="")
+
+        def advance(n: int, **fields: float) -> None:
+            progress.update(task, advance=n, info=" ".join(f"{k} {v:.4f}" for k, v in fields.items()))
+
+        yield advance
