@@ -14,7 +14,7 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
+from safetensors.torch import save as save_weights
 
 from recbench.config import apply_overrides, to_dict
 from recbench.ctr import FeatureSchema
@@ -108,7 +109,7 @@ def run(request: RunRequest, store: RunStore, console: Console | None = None) ->
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": " ".join(sys.argv),
     }
-    record["run_id"] = store.save(record, outcome.predictions)
+    record["run_id"] = store.save(record, outcome.predictions, outcome.files)
     return record
 
 
@@ -121,6 +122,7 @@ class _Outcome:
     timings: dict[str, float]
     n_parameters: int
     extra: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 def _evaluate(rows_by_split: dict[str, np.ndarray], data: ProtocolData, predict_rows) -> tuple[dict, dict, float]:
@@ -148,7 +150,8 @@ def _train_id_model(entry: ModelEntry, model_config: Any, train_config: TrainCon
         "eval_seconds": round(eval_seconds, 3),
     }
     n_parameters = int(sum(p.numel() for p in model.parameters()))
-    return _Outcome(metrics, predictions, result.epochs, result.best_epoch, timings, n_parameters, {})
+    weights = {"model.safetensors": save_weights({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})}
+    return _Outcome(metrics, predictions, result.epochs, result.best_epoch, timings, n_parameters, {}, weights)
 
 
 def _train_language_model(entry: ModelEntry, model_config: Any, train_config: Any, data: ProtocolData, request: RunRequest, store: RunStore, console: Console) -> _Outcome:

@@ -46,8 +46,12 @@ class RunStore:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         return f"{stamp}-{model}-{dataset}-s{seed}-{secrets.token_hex(3)}"
 
-    def save(self, record: dict[str, Any], predictions: dict[str, np.ndarray]) -> str:
-        """Write a complete run; returns its id. Nothing is visible until it is all on disk."""
+    def save(self, record: dict[str, Any], predictions: dict[str, np.ndarray], files: dict[str, bytes] | None = None) -> str:
+        """Write a complete run; returns its id. Nothing is visible until it is all on disk.
+
+        ``files`` are extra artefacts stored beside the record (e.g. ``model.safetensors``, the
+        trained weights a later stage reloads: RecLoRA's frozen CRM).
+        """
         record = dict(record)
         run_id = record.get("run_id") or self.new_run_id(record["model"], record["dataset"], record.get("seed", 0))
         record["run_id"] = run_id
@@ -56,6 +60,10 @@ class RunStore:
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
             np.savez_compressed(tmp / "predictions.npz", **predictions)
+            for name, payload in (files or {}).items():
+                if "/" in name or name in ("record.json", "predictions.npz"):
+                    raise ValueError(f"artefact name {name!r} is reserved or not a plain file name")
+                (tmp / name).write_bytes(payload)
             _write_synced(tmp / "record.json", json.dumps(record, indent=2, sort_keys=True, default=_json_default))
             os.rename(tmp, self.root / run_id)
         finally:
@@ -83,6 +91,13 @@ class RunStore:
         if not path.is_file():
             raise RecbenchError(f"no run {run_id!r} in {self.root}")
         return json.loads(path.read_text())
+
+    def artefact(self, run_id: str, name: str) -> Path:
+        """Path of an extra file saved with run ``run_id`` (see :meth:`save`)."""
+        path = self.root / run_id / name
+        if not path.is_file():
+            raise RecbenchError(f"run {run_id!r} in {self.root} has no {name}")
+        return path
 
     def predictions(self, run_id: str) -> dict[str, np.ndarray]:
         path = self.root / run_id / "predictions.npz"
