@@ -23,7 +23,7 @@ from importlib.metadata import entry_points
 from recbench.errors import RecbenchError
 
 FAMILIES = ("id", "lm")
-BUILTIN_MODEL_PACKAGES = ("baselines", "reclora")
+BUILTIN_MODEL_PACKAGES = ("baselines", "reclora.model")
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def load_plugins() -> None:
         try:
             importlib.import_module(package)
         except ModuleNotFoundError as exc:
-            if exc.name != package:
+            if exc.name not in (package, package.split(".")[0]):
                 raise
     for entry in entry_points(group="recbench.models"):
         entry.load()

@@ -73,11 +73,16 @@ def resolve_configs(entry: ModelEntry, overrides: tuple[str, ...], profile: str 
 def run(request: RunRequest, store: RunStore, console: Console | None = None) -> dict[str, Any]:
     """Train and evaluate one model under the protocol; returns the saved record."""
     console = console or Console(stderr=True)
-    entry = get_model(request.model)
-    model_config, train_config = resolve_configs(entry, request.overrides, request.profile)
+    resolve_configs(get_model(request.model), request.overrides, request.profile)  # bad settings fail before loading
     started = time.perf_counter()
     data = load_protocol(request.dataset, request.data_dir)
-    load_seconds = time.perf_counter() - started
+    return run_on_data(request, data, store, console, load_seconds=time.perf_counter() - started)
+
+
+def run_on_data(request: RunRequest, data: ProtocolData, store: RunStore, console: Console, load_seconds: float = 0.0) -> dict[str, Any]:
+    """:func:`run` on protocol data already in memory (a later stage training its own CRM)."""
+    entry = get_model(request.model)
+    model_config, train_config = resolve_configs(entry, request.overrides, request.profile)
     seed_everything(request.seed)
     if entry.family == "lm":
         outcome = _train_language_model(entry, model_config, train_config, data, request, store, console)
@@ -192,7 +197,8 @@ def _train_language_model(entry: ModelEntry, model_config: Any, train_config: An
         "infer_seconds_per_sample": round(eval_seconds / scored, 4) if scored else 0.0,
     }
     extra = {"few_shot_rows": len(train_rows), "resumed_from_step": result.resumed_from_step, **getattr(model, "record_extra", lambda: {})()}
-    return _Outcome(metrics, predictions, result.epochs, result.best_epoch, timings, model.n_trainable(), extra)
+    files = getattr(model, "artefacts", lambda: {})()
+    return _Outcome(metrics, predictions, result.epochs, result.best_epoch, timings, model.n_trainable(), extra, files)
 
 
 def peak_memory() -> dict[str, float]:

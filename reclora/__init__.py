@@ -28,3 +28,4 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'reclora' has no attribute {name!r}")
+

@@ -86,7 +86,11 @@ class PromptEncoder:
         self.tokenizer = tokenizer
         self.template = template
         self.max_length = max_length
-        self.add_special = not template.startswith(tuple(filter(None, [getattr(tokenizer, "bos_token", None)])))
+        # Only a BOS token is ever added (never e.g. BERT's [SEP] after the answer), and only when
+        # the tokenizer itself adds one and the template does not already start with it.
+        bos = getattr(tokenizer, "bos_token", None)
+        adds_bos = bos is not None and tokenizer("x", add_special_tokens=True)["input_ids"][:1] == [tokenizer.bos_token_id]
+        self.bos = [tokenizer.bos_token_id] if adds_bos and not template.startswith(bos) else []
         prefix = self._tokens(template.format(prompt=_PROBE))
         yes, no = (self._tokens(template.format(prompt=_PROBE) + answer) for answer in ANSWERS)
         for answer, full in zip(ANSWERS, (yes, no)):
@@ -105,7 +109,7 @@ class PromptEncoder:
         self.answer_ids = (self.yes_suffix[common], self.no_suffix[common])
 
     def _tokens(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=self.add_special)["input_ids"])
+        return self.bos + list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def encode(self, text: str, label: int | None = None, where: str = "the prompt") -> EncodedPrompt:
         """Scoring input (``label=None``) or training input with the answer for ``label``."""

@@ -1,0 +1,99 @@
+"""Few2Many, stage 1: the conventional recommender (CRM) whose representation personalizes the LoRA.
+
+The CRM is an ordinary recorded run of the ID zoo, trained with BCE on the FULL training split
+(the "many"): SIM over the ``crm_history_length`` behaviours retrieved from the user's whole
+history by the shared retriever (the long retriever), or DIN over the most recent ones when
+the long retriever is ablated. A matching run in the store is reused (same dataset digest,
+model, history length, item vectors; the same seed preferred); otherwise one is trained and
+recorded now, so it also appears on the leaderboard as an ID baseline.
+
+Stage 2 keeps it frozen: R_c is its penultimate MLP output for each sample (target-aware).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from safetensors.torch import load_file
+
+from recbench.batches import gather_batch
+from recbench.ctr import CTRModel, FeatureSchema
+from recbench.errors import RecbenchError
+from recbench.protocol import PROTOCOL_VERSION, ProtocolData
+from recbench.registry import get_model
+from recbench.runstore import RunStore
+
+
+@dataclass(frozen=True)
+class CRMRequest:
+    """Which CRM a RecLoRA run needs."""
+
+    model: str  # "sim" (long retriever) or "din" (recent history)
+    history_length: int
+    item_vectors: str
+    threads: int = 0
+
+    def matches(self, config: dict[str, Any]) -> bool:
+        if int(config.get("history_length", -1)) != self.history_length:
+            return False
+        if self.model == "sim":
+            return config.get("item_vectors") == self.item_vectors and config.get("search") == "soft"
+        return True
+
+    def overrides(self) -> tuple[str, ...]:
+        out = [f"history_length={self.history_length}"]
+        if self.model == "sim":
+            out.append(f"item_vectors={self.item_vectors}")
+        if self.threads:
+            out.append(f"threads={self.threads}")
+        return tuple(out)
+
+
+def find_crm_run(store: RunStore, data: ProtocolData, request: CRMRequest, seed: int) -> dict[str, Any] | None:
+    """The newest usable recorded CRM run (same seed first), or None."""
+    candidates = [
+        r
+        for r in store.records(model=request.model, purpose="run")
+        if r.get("fingerprint", {}).get("digest") == data.fingerprint.digest
+        and r.get("protocol_version") == PROTOCOL_VERSION
+        and request.matches(r.get("config", {}))
+        and (store.root / r["run_id"] / "model.safetensors").is_file()
+    ]
+    if not candidates:
+        return None
+    same_seed = [r for r in candidates if r.get("seed") == seed]
+    return (same_seed or candidates)[-1]
+
+
+def obtain_crm(store: RunStore, data: ProtocolData, request: CRMRequest, seed: int, console: Console) -> tuple[CTRModel, dict[str, Any]]:
+    """Stage 1: reuse or train the CRM; returns it frozen, in eval mode, with its record."""
+    from recbench.runner import RunRequest, run_on_data
+
+    record = find_crm_run(store, data, request, seed)
+    if record is None:
+        console.print(f"  Few2Many stage 1: no recorded {request.model} run with history {request.history_length}; training one on the full training split")
+        record = run_on_data(RunRequest(request.model, data.dataset, seed, None, request.overrides()), data, store, console)
+    else:
+        console.print(f"  Few2Many stage 1: reusing recorded CRM run {record['run_id']}")
+    entry = get_model(request.model)
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in record["config"].items()}
+    try:
+        model = entry.cls(entry.config_class(**fields), FeatureSchema.from_data(data))
+        model.load_state_dict(load_file(str(store.artefact(record["run_id"], "model.safetensors"))))
+    except (TypeError, RuntimeError) as exc:
+        raise RecbenchError(f"CRM run {record['run_id']} cannot be reloaded with the current {request.model} code: {exc}") from None
+    model.eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model, record
+
+
+@torch.no_grad()
+def crm_representation(crm: CTRModel, data: ProtocolData, rows: np.ndarray, device: torch.device) -> torch.Tensor:
+    """R_c for ``rows``: the frozen CRM's penultimate representation, ``[len(rows), d_c]``."""
+    batch = gather_batch(data, rows, *crm.history(data, rows)).to(device)
+    return crm(batch).representation.float()
