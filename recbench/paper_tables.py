@@ -306,9 +306,20 @@ def _paper_note(dataset: str, column: tuple[str, bool], table: str) -> str:
 def _study_groups(records: Iterable[dict[str, Any]], name: str) -> dict[tuple, list[dict[str, Any]]]:
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
-        if is_result(record) and study_name(record) == name:
+        if is_result(record) and (study_name(record) == name or (name == "ablation" and is_plain_full_run(record))):
             groups[(*data_key(record), profile_of(record))].append(record)
     return groups
+
+
+def is_plain_full_run(record: dict[str, Any]) -> bool:
+    """A Table-2 RecLoRA run with default settings is also Table 3's "full" row (no second run)."""
+    from recbench.studies import _measured
+
+    return record.get("model") == REFERENCE and not record.get("study") and not _measured(record.get("overrides") or ())
+
+
+def ablation_variant(record: dict[str, Any]) -> str:
+    return "full" if is_plain_full_run(record) else str(record["study"].get("variant", "?"))
 
 
 def _entries_by(
@@ -332,7 +343,7 @@ def table3(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = Fal
     for gkey, group in sorted(_study_groups(records, "ablation").items()):
         views = _Views(store)
         group = [r for r in group if r["model"] == REFERENCE]
-        entries = _entries_by(group, lambda r: str(r["study"].get("variant", "?")), views)
+        entries = _entries_by(group, ablation_variant, views)
         for comparable in comparable_sets(entries):
             tables.append(_table3_one(gkey, _canonical(group), comparable, views, paper))
     return tables
@@ -404,7 +415,7 @@ def table4(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = Fal
     tables = []
     for gkey, group in sorted(_study_groups(records, "time_per_sample").items()):
         views = _Views(store)
-        entries = _entries_by(group, lambda r: str(r["study"].get("variant", "?")), views)
+        entries = _entries_by(group, ablation_variant, views)
         for comparable in comparable_sets(entries):
             tables.append(_table4_one(gkey, _canonical(group), comparable, views, paper))
     return tables

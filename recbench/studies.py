@@ -19,7 +19,7 @@ Choices the paper leaves open (documented here, used by ``recbench ablate`` / ``
   main setting is 60, so the sweep is 10, 20, 30, 40, 50, 60.
 * Figure 6 spans 2,048 to 70,000 samples and the text singles out 10,000, so the paper
   profile uses 2,048 / 4,096 / 10,000 / 20,000 / 40,000 / 70,000. The cpu profile uses 1/8,
-  1/4, 1/2 and all of its own few-shot size (``n_train`` of the cpu profile, 256).
+  1/4, 1/2 and all of its own few-shot size (``n_train`` of the cpu profile, 128).
 * "w/o meta-LoRA (same param)" is one LoRA of rank ``rank * n_meta`` of the full config
   (8 x 16 = 128 in the paper); the registered RecLoRA config's defaults are used when it is
   available.
@@ -73,7 +73,7 @@ ID_HISTORY_LENGTHS = (10, 20, 30, 40, 50, 60)
 PAPER_SAMPLE_SIZES = (2_048, 4_096, 10_000, 20_000, 40_000, 70_000)
 CPU_SAMPLE_FRACTIONS = (1 / 8, 1 / 4, 1 / 2, 1)
 #: few-shot sizes used when recbench.lm.profiles cannot be read
-_FALLBACK_FEW_SHOT = {"paper": 70_000, "cpu": 256}
+_FALLBACK_FEW_SHOT = {"paper": 70_000, "cpu": 128}
 #: Table 4 rows "text/ID": ReLLa varies its text history, RecLoRA its CRM's ID history
 TIME_VARIANTS = ("10/-", "30/-", "60/-", "10/30", "10/60")
 
@@ -100,7 +100,7 @@ def sample_sizes(profile: str) -> tuple[int, ...]:
 
     Example:
         >>> sample_sizes("cpu")
-        (32, 64, 128, 256)
+        (16, 32, 64, 128)
     """
     if profile == "paper":
         return PAPER_SAMPLE_SIZES
@@ -304,6 +304,10 @@ def check_plan(
     for record in store.records():
         if record.get("purpose", "run") in (None, "run") and "test" in (record.get("metrics") or {}):
             done[record_identity(record)] = record["run_id"]
+            if record.get("model") == "reclora" and not record.get("study") and not _measured(record.get("overrides") or ()):
+                # the Table-2 RecLoRA run is also Table 3's "full" row: never run it twice
+                full = {**record, "study": {"name": "ablation", "variant": "full"}}
+                done.setdefault(record_identity(full), record["run_id"])
     cache: dict[tuple, str] = {}
     out = []
     for request in plan:

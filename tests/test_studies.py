@@ -19,6 +19,7 @@ from recbench.runner import RunRequest
 from recbench.runstore import RunStore
 from recbench.studies import (
     ABLATION_VARIANTS,
+    few_shot_size,
     check_plan,
     execute,
     plan_main,
@@ -86,7 +87,8 @@ def test_study_plans_carry_study_and_profile():
     sizes = plan_study("sample_size", "ml-1m", profile="paper")
     assert {r.study["x"] for r in sizes} == {2048, 4096, 10000, 20000, 40000, 70000}
     assert sorted({r.model for r in sizes}) == ["reclora", "rella"]
-    assert sample_sizes("cpu") == (32, 64, 128, 256)
+    n = few_shot_size("cpu")
+    assert sample_sizes("cpu") == (n // 8, n // 4, n // 2, n)
     timing = {r.study["variant"]: (r.model, r.overrides) for r in plan_study("time_per_sample", "goodreads")}
     assert timing["30/-"] == ("rella", ("history_length=30",))
     assert timing["10/60"] == ("reclora", ("prompt_history_length=10", "crm_history_length=60"))
