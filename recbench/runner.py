@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -114,6 +115,8 @@ def run_on_data(request: RunRequest, data: ProtocolData, store: RunStore, consol
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": " ".join(sys.argv),
     }
+    if int(os.environ.get("RANK", "0")) != 0:
+        return record  # under `accelerate launch` every process runs this; only the first records
     record["run_id"] = store.save(record, outcome.predictions, outcome.files)
     return record
 

@@ -169,6 +169,8 @@ def train(
         raise RecbenchError(f"--set batch_size={config.batch_size} must be a multiple of micro_batch_size={config.micro_batch_size}")
     accelerator = Accelerator(cpu=model.device.type == "cpu", device_placement=False)
     rank, world = accelerator.process_index, accelerator.num_processes
+    if config.batch_size < world:
+        raise RecbenchError(f"--set batch_size={config.batch_size} is smaller than the {world} training processes")
     params = model.trainable_parameters()
     if not params:
         raise RecbenchError("the model has no trainable parameters")
