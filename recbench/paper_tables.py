@@ -61,7 +61,20 @@ REFERENCE = "reclora"
 
 
 def display_name(model: str) -> str:
-    return DISPLAY_NAMES.get(model, model)
+    base, sep, rest = model.partition(" [")
+    return DISPLAY_NAMES.get(base, base) + (sep + rest if sep else "")
+
+
+def variant_label(record: dict[str, Any]) -> str:
+    """The model name, plus the settings a run changed (``sim [item_vectors=lm]``).
+
+    Runs with different settings are different entries of a table, never averaged together
+    as seeds of one model; settings that only place or pace a run are ignored.
+    """
+    from recbench.studies import _measured
+
+    measured = _measured(record.get("overrides") or ())
+    return f"{record['model']} [{', '.join(measured)}]" if measured else record["model"]
 
 
 def percent(x: float, signed: bool = False) -> str:
@@ -188,7 +201,7 @@ def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = Fal
             members = [r for r in group if family(r) == "id" or profile_of(r) == profile]
             by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for record in members:
-                by_model[record["model"]].append(record)
+                by_model[variant_label(record)].append(record)
             views = _Views(store)
             entries = {m: views(latest_per_seed(rs)) for m, rs in by_model.items()}
             entries = {m: v for m, v in entries.items() if v}
@@ -209,8 +222,9 @@ def _table2_one(
     is_top = runner_up is None or reference.auc_mean > runner_up.auc_mean
     starred = bool(runner_up is not None and is_top and sig[runner_up.label].beats)
 
-    layout = [(g, list(ms)) for g, ms in TABLE2_GROUPS]
-    extra = sorted(set(scored) - set(ID_MODELS) - set(LM_MODELS))
+    # each model's row is followed by its runs with changed settings, if any
+    layout = [(g, [label for m in ms for label in [m, *sorted(k for k in scored if k.startswith(m + " ["))]]) for g, ms in TABLE2_GROUPS]
+    extra = sorted(set(scored) - {label for _, labels in layout for label in labels})
     if extra:
         layout.append(("Other", extra))
     order = [(g, m) for g, ms in layout for m in ms]

@@ -64,7 +64,7 @@ _clock = itertools.count()
 
 
 def fabricate(store: RunStore, model: str, seed: int, strength: float, *, rows=None, profile="cpu", study=None,
-              variant="ml-100k", digest="a" * 64, timings=None, noise_seed=None, labels=None) -> str:  # fmt: skip
+              variant="ml-100k", digest="a" * 64, timings=None, noise_seed=None, labels=None, overrides=()) -> str:  # fmt: skip
     """Save a run whose probabilities separate the classes by ``strength`` (0 = coin flip)."""
     rows = np.arange(N_ROWS) if rows is None else np.asarray(rows)
     y = (LABELS if labels is None else labels)[rows]
@@ -74,7 +74,7 @@ def fabricate(store: RunStore, model: str, seed: int, strength: float, *, rows=N
     record = {
         "model": model, "family": "lm" if lm else "id", "purpose": "run", "profile": profile if lm else None,
         "study": study, "dataset": variant, "dataset_variant": variant, "protocol_version": 1,
-        "fingerprint": {"digest": digest, "canonical": "yes"}, "seed": seed, "overrides": [],
+        "fingerprint": {"digest": digest, "canonical": "yes"}, "seed": seed, "overrides": list(overrides),
         "metrics": {"test": evaluate(y, prob)}, "timings": timings or {},
         "created_at": f"2026-01-01T{next(_clock):08d}",
     }  # fmt: skip
@@ -165,6 +165,23 @@ def test_missing_runs_show_a_dash(store):
     text = md(table2(store, store.records()))
     assert row_of(text, "DeepFM")[2:4] == ["–", "–"] and row_of(text, "DeepFM")[7] == "0"
     assert "RecLoRA has no run here" in text and "best model, SIM, as the reference" in text
+
+
+def test_runs_with_changed_settings_are_their_own_rows(store):
+    fabricate(store, "sim", 0, 1.0, overrides=("threads=1",))  # placement only: still plain SIM
+    fabricate(store, "sim", 1, 1.0)
+    fabricate(store, "sim", 0, 0.2, overrides=("item_vectors=lm", "threads=1"))
+    text = md(table2(store, store.records()))
+    assert row_of(text, "SIM")[-1] == "2"
+    assert row_of(text, "SIM [item_vectors=lm]")[-1] == "1"
+
+
+def test_the_plain_reclora_run_is_table3s_full_row(store):
+    fabricate(store, "reclora", 0, 3.0, overrides=("threads=1",))
+    fabricate(store, "reclora", 0, 1.0, study={"name": "ablation", "variant": "w/o meta-LoRA"}, overrides=("n_meta=1",))
+    (table,) = table3(store, store.records())
+    text = md([table])
+    assert plain(row_of(text, "RecLoRA")[1]) != "–" and plain(row_of(text, "RecLoRA (w/o meta-LoRA)")[1]) != "–"
 
 
 def test_a_model_that_beats_nothing(store):
