@@ -25,7 +25,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from recbench.compare import latest_per_seed
-from recbench.paper_tables import data_key, display_name, is_result, profile_of, study_name
+from recbench.paper_tables import data_key, display_name, is_result, profile_of
 
 
 @dataclass(frozen=True)
@@ -35,20 +35,45 @@ class Figure:
     xlabel: str
     filename: str
     log_x: bool = False
+    setting: str = ""  # the config key the study varies
+    models: tuple[str, ...] = ("reclora",)
 
 
 FIGURES = (
-    Figure(4, "n_meta", "number of meta-LoRAs N_m", "fig4_n_meta.png", log_x=True),
-    Figure(5, "id_history", "ID history length (CRM)", "fig5_id_history.png"),
-    Figure(6, "sample_size", "training samples for the LLM", "fig6_sample_size.png", log_x=True),
-)
+    Figure(4, "n_meta", "number of meta-LoRAs N_m", "fig4_n_meta.png", log_x=True, setting="n_meta"),
+    Figure(5, "id_history", "ID history length (CRM)", "fig5_id_history.png", setting="crm_history_length"),
+    Figure(6, "sample_size", "training samples for the LLM", "fig6_sample_size.png", log_x=True,
+           setting="n_train", models=("reclora", "rella")),
+)  # fmt: skip
 
 
-def _series(records: list[dict[str, Any]]) -> dict[tuple, dict[str, dict[float, list[float]]]]:
+def point_of(record: dict[str, Any], figure: Figure) -> float | None:
+    """The x of ``record`` in ``figure``, or None when it is not one of its points.
+
+    A run tagged with the figure's study is a point. So is any other run of the figure's
+    models whose only changed setting is the one the study varies (or none): e.g. the default
+    RecLoRA run is the N_m = 16 point and the "w/o meta-LoRA" ablation the N_m = 1 point, so
+    no run is made twice.
+    """
+    study = record.get("study") or {}
+    if study.get("name") == figure.study:
+        return study.get("x")
+    if record.get("model") not in figure.models or not figure.setting:
+        return None
+    from recbench.studies import _measured
+
+    keys = {text.partition("=")[0] for text in _measured(record.get("overrides") or ())}
+    if not keys <= {figure.setting}:
+        return None
+    value = {**(record.get("train_config") or {}), **(record.get("config") or {})}.get(figure.setting)
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def _series(records: list[dict[str, Any]], figure: Figure) -> dict[tuple, dict[str, dict[float, list[float]]]]:
     """panel -> model -> x -> test AUCs (one per seed, the latest run of each seed)."""
     by_point: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
-        x = record["study"].get("x")
+        x = point_of(record, figure)
         if x is None:
             continue
         by_point[(data_key(record)[:2], profile_of(record), record["model"], float(x))].append(record)
@@ -61,8 +86,8 @@ def _series(records: list[dict[str, Any]]) -> dict[tuple, dict[str, dict[float, 
 
 def draw_figure(figure: Figure, records: Iterable[dict[str, Any]], out_dir: Path) -> Path | None:
     """Write one figure's PNG; None when no run of its study is recorded."""
-    chosen = [r for r in records if is_result(r) and study_name(r) == figure.study]
-    panels = _series(chosen)
+    chosen = [r for r in records if is_result(r) and point_of(r, figure) is not None]
+    panels = _series(chosen, figure)
     if not panels:
         return None
     import matplotlib

@@ -309,3 +309,16 @@ def test_figures_are_written_and_empty_ones_skipped(store, tmp_path):
     assert [p.name for p in written] == ["fig4_n_meta.png", "fig6_sample_size.png"]
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
     assert skipped == ["Figure 5 skipped: no recorded runs of study 'id_history'"]
+
+
+def test_figure_points_reuse_runs_that_vary_only_the_studied_setting():
+    from recbench.figures import FIGURES, point_of
+
+    fig4 = FIGURES[0]
+    default = {"model": "reclora", "overrides": ["threads=1"], "config": {"n_meta": 16}, "study": None}
+    ablated = {"model": "reclora", "overrides": ["n_meta=1"], "config": {"n_meta": 1}, "study": {"name": "ablation", "variant": "w/o meta-LoRA"}}
+    other = {"model": "reclora", "overrides": ["crm_history=recent"], "config": {"n_meta": 16}, "study": None}
+    tagged = {"model": "reclora", "overrides": ["n_meta=4"], "study": {"name": "n_meta", "x": 4}}
+    assert [point_of(r, fig4) for r in (default, ablated, other, tagged)] == [16.0, 1.0, None, 4]
+    zero_shot = {"model": "rella", "overrides": ["n_train=0"], "train_config": {"n_train": 0}, "study": None}
+    assert point_of(zero_shot, FIGURES[2]) is None
