@@ -30,7 +30,7 @@ from recbench.batches import recent_positions
 from recbench.errors import RecbenchError
 from recbench.lm.embeddings import item_texts
 from recbench.lm.recommender import LMRecommender
-from recbench.lm.trainer import LMTrainConfig, LMTrainResult, _progress
+from recbench.lm.trainer import LMTrainConfig, LMTrainResult, progress_reporter
 from recbench.protocol import ProtocolData
 from recbench.registry import register_model
 from recbench.text import render_prompt
@@ -140,7 +140,7 @@ class CTRBERT(LMRecommender):
             self.modules.train()
             order = np.random.default_rng([self.seed, epoch]).permutation(len(rows))
             started, losses = time.perf_counter(), []
-            with _progress(self.console, f"epoch {epoch + 1}", -(-len(rows) // cfg.batch_size)) as advance:
+            with progress_reporter(self.console, f"epoch {epoch + 1}", -(-len(rows) // cfg.batch_size)) as advance:
                 for start in range(0, len(rows), cfg.batch_size):
                     chosen = order[start : start + cfg.batch_size]
                     total = 0.0
@@ -177,7 +177,7 @@ class CTRBERT(LMRecommender):
         self.modules.eval()
         out = np.zeros(len(rows), dtype=np.float64)
         size = self.lm_config.eval_batch_size
-        with _progress(self.console, "scoring", len(rows)) as advance:
+        with progress_reporter(self.console, "scoring", len(rows)) as advance:
             for start in range(0, len(rows), size):
                 chunk = rows[start : start + size]
                 out[start : start + len(chunk)] = torch.sigmoid(self.logits(chunk).double()).cpu().numpy()

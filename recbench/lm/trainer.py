@@ -134,7 +134,7 @@ def score(model: PromptModel, rows: np.ndarray, batch_size: int, bucket: bool = 
     vocab = torch.tensor(model.encoder.answer_ids, device=model.device)
     out = np.zeros(len(rows), dtype=np.float64)
     pad = model.encoder.tokenizer.pad_token_id
-    with torch.inference_mode(), _progress(console, "scoring", len(rows)) as advance:
+    with torch.inference_mode(), progress_reporter(console, "scoring", len(rows)) as advance:
         for index in length_buckets([len(e.input_ids) for e in encoded], batch_size, bucket):
             batch = collate([encoded[i] for i in index], pad).to(model.device)
             with model.conditioned(rows[index]):
@@ -202,7 +202,7 @@ def train(
         if step >= (epoch + 1) * steps_per_epoch:
             continue
         started, running = time.perf_counter(), []
-        with _progress(console if rank == 0 else None, f"epoch {epoch + 1}", steps_per_epoch, done=step - epoch * steps_per_epoch) as advance:
+        with progress_reporter(console if rank == 0 else None, f"epoch {epoch + 1}", steps_per_epoch, done=step - epoch * steps_per_epoch) as advance:
             for step_in_epoch in range(step - epoch * steps_per_epoch, steps_per_epoch):
                 chosen = order[step_in_epoch * config.batch_size : (step_in_epoch + 1) * config.batch_size]
                 mine = chosen[rank::world]
@@ -302,7 +302,7 @@ class Checkpoint:
 
 
 @contextlib.contextmanager
-def _progress(console: Console | None, label: str, total: int, done: int = 0) -> Iterator[Callable[..., None]]:
+def progress_reporter(console: Console | None, label: str, total: int, done: int = 0) -> Iterator[Callable[..., None]]:
     """A rich progress bar on terminals; otherwise a line every ~10% so logs show progress."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
