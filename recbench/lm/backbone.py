@@ -229,7 +229,9 @@ def load_backbone(spec: BackboneSpec) -> Backbone:
 
 def check_adaptable(model: torch.nn.Module, name: str) -> None:
     """LoRA and RecLoRA adapt q_proj / v_proj; say clearly when a model has no such layers."""
-    leaves = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) or "Linear" in type(m).__name__}
+    # GPT-2 style Conv1D projections are linear layers too (stored transposed)
+    linear = lambda m: isinstance(m, torch.nn.Linear) or "Linear" in type(m).__name__ or type(m).__name__ == "Conv1D"  # noqa: E731
+    leaves = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if linear(m)}
     missing = [m for m in ADAPTED_MODULES if m not in leaves]
     if missing:
         raise RecbenchError(

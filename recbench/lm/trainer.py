@@ -194,6 +194,8 @@ def train(
         scheduler.load_state_dict(saved["scheduler"])
         start_step, result.epochs, best_state, best_auc = saved["step"], saved["epochs"], saved["best_state"], saved["best_auc"]
         result.resumed_from_step = start_step
+        if best_state is not None:  # the first epoch that reached the best validation AUC
+            result.best_epoch = next(int(e["epoch"]) for e in result.epochs if e.get("valid_auc") == best_auc)
         console.print(f"  resuming from step {start_step} of {total} ({checkpoint.path})")
     step = start_step
     head.train()
@@ -225,7 +227,9 @@ def train(
                 running.append(total_loss / max(1, n_answer))
                 advance(1, loss=float(np.mean(running[-20:])))
                 result.train_samples += len(chosen)
-                if checkpoint is not None and config.checkpoint_every and step % config.checkpoint_every == 0 and step < total and rank == 0:
+                # an epoch's last step is saved below, after its validation (else a resume would skip that)
+                last_in_epoch = step_in_epoch == steps_per_epoch - 1
+                if checkpoint is not None and config.checkpoint_every and step % config.checkpoint_every == 0 and not last_in_epoch and rank == 0:
                     checkpoint.save(step, params, optimizer, scheduler, result.epochs, best_state, best_auc)
         result.train_seconds += time.perf_counter() - started
         summary: dict[str, float] = {"epoch": epoch + 1, "train_loss": float(np.mean(running)) if running else float("nan")}
