@@ -80,7 +80,10 @@ class RecLoRA(PromptRecommender):
             item_vectors=config.item_vectors,
             threads=lm_config.threads,
         )
-        if crm is not None:  # supplied directly (tests, notebooks)
+        if crm is not None:  # supplied directly (tests, notebooks): frozen like a reloaded one
+            crm.eval()
+            for parameter in crm.parameters():
+                parameter.requires_grad_(False)
             self.crm, self.crm_record = crm, {"run_id": None}
         else:
             self.crm, self.crm_record = obtain_crm(store or RunStore(), data, self.crm_request, seed, console)
