@@ -104,6 +104,24 @@ def test_answer_tokens_and_training_encoding(tokenizer, style):
         assert tokenizer.decode(prompt.input_ids).endswith("### Response:\n")
 
 
+def test_sentencepiece_style_trailing_space_moves_into_the_answer():
+    """Llama/Vicuna tokenizers fold "ASSISTANT: " + "Yes." into ":", "▁Yes.": the answer starts there."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = ["<unk>", "<pad>", "▁Q:", "▁A:", "▁Yes.", "▁No.", "▁", "▁probe", "▁hello"]
+    raw = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=True)
+    tok = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="<pad>", unk_token="<unk>")
+    encoder = PromptEncoder(tok, template="Q: {prompt} A: ", max_length=64)
+    assert encoder.answer_ids == (words.index("▁Yes."), words.index("▁No."))
+    scoring = encoder.encode("hello")
+    assert tok.convert_ids_to_tokens(scoring.input_ids) == ["▁Q:", "▁hello", "▁A:"]
+    training = encoder.encode("hello", label=0)
+    assert tok.convert_ids_to_tokens(training.input_ids) == ["▁Q:", "▁hello", "▁A:", "▁No."]
+    assert training.answer_start == 3 and training.n_answer == 1
+
+
 def test_prompt_longer_than_the_context_names_the_protocol_row(tokenizer, data):
     backbone = tiny_backbone(tokenizer)
     backbone.model.config.max_position_embeddings = 64  # the prompts are ~290 tokens

@@ -63,6 +63,13 @@ def template_for(tokenizer: Any, style: str) -> str:
     return text.replace("{", "{{").replace("}", "}}").replace(marker, "{prompt}")
 
 
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
 @dataclass
 class EncodedPrompt:
     """Token ids of one sample: the scoring prefix, then (when training) the answer."""
@@ -91,18 +98,17 @@ class PromptEncoder:
         bos = getattr(tokenizer, "bos_token", None)
         adds_bos = bos is not None and tokenizer("x", add_special_tokens=True)["input_ids"][:1] == [tokenizer.bos_token_id]
         self.bos = [tokenizer.bos_token_id] if adds_bos and not template.startswith(bos) else []
-        prefix = self._tokens(template.format(prompt=_PROBE))
+        probe = self._tokens(template.format(prompt=_PROBE))
         yes, no = (self._tokens(template.format(prompt=_PROBE) + answer) for answer in ANSWERS)
-        for answer, full in zip(ANSWERS, (yes, no)):
-            if full[: len(prefix)] != prefix:
-                raise RecbenchError(
-                    f"the tokenizer merges the answer {answer!r} into the end of the prompt template; "
-                    "end the template with whitespace or a newline"
-                )
-        self.yes_suffix, self.no_suffix = yes[len(prefix) :], no[len(prefix) :]
-        common = 0
-        while common < min(len(self.yes_suffix), len(self.no_suffix)) and self.yes_suffix[common] == self.no_suffix[common]:
-            common += 1
+        # SentencePiece tokenizers (Llama, Vicuna) fold a template's trailing space into the
+        # answer's first token ("ASSISTANT: " + "Yes." -> ":", "▁Yes", "."). So the answer starts
+        # where the prompt's tokens and the prompt+answer tokens part ways; the prompt's last
+        # ``drop`` tokens (a lone "▁") are not part of the scoring input.
+        cut = min(_common_prefix(probe, yes), _common_prefix(probe, no))
+        self.drop = len(probe) - cut
+        self.dropped = probe[cut:]
+        self.yes_suffix, self.no_suffix = yes[cut:], no[cut:]
+        common = _common_prefix(self.yes_suffix, self.no_suffix)
         if common == min(len(self.yes_suffix), len(self.no_suffix)):
             raise RecbenchError(f"the answers {ANSWERS} tokenize identically; they cannot be told apart")
         self.shared_answer = self.yes_suffix[:common]  # tokens both answers start with (often none)
@@ -113,7 +119,12 @@ class PromptEncoder:
 
     def encode(self, text: str, label: int | None = None, where: str = "the prompt") -> EncodedPrompt:
         """Scoring input (``label=None``) or training input with the answer for ``label``."""
-        prefix = self._tokens(self.template.format(prompt=text)) + self.shared_answer
+        prefix = self._tokens(self.template.format(prompt=text))
+        if self.drop:
+            if prefix[-self.drop :] != self.dropped:
+                raise RecbenchError(f"{where} does not end with the template's closing tokens; the answer position is unclear")
+            prefix = prefix[: -self.drop]
+        prefix = prefix + self.shared_answer
         answer: list[int] = []
         if label is not None:
             suffix = self.yes_suffix if label else self.no_suffix
