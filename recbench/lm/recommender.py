@@ -20,6 +20,7 @@ Example (a new prompt-based model is a config and a class)::
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -126,7 +127,10 @@ class PromptRecommender(LMRecommender, PromptModel):
             bias="none",
             task_type="CAUSAL_LM",
         )
-        return get_peft_model(model, lora)
+        with warnings.catch_warnings():
+            # peft probes a transformers attribute that transformers now flags as deprecated
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            return get_peft_model(model, lora)
 
     def n_trainable(self) -> int:
         return int(sum(p.numel() for p in self.trainable_parameters().values()))
