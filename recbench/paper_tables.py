@@ -197,8 +197,11 @@ def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = Fal
     for key in sorted(groups):
         group = groups[key]
         profiles: list[str | None] = sorted({profile_of(r) for r in group if family(r) == "lm"})
-        for profile in profiles or [None]:
-            members = [r for r in group if family(r) == "id" or profile_of(r) == profile]
+        # each LM profile with the ID models cut to its rows, then the ID models on all their rows
+        for profile in [*profiles, None]:
+            members = [r for r in group if family(r) == "id" or (profile is not None and profile_of(r) == profile)]
+            if not members:
+                continue
             by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for record in members:
                 by_model[variant_label(record)].append(record)
