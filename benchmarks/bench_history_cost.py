@@ -40,8 +40,8 @@ def main() -> None:
     data = load_protocol(args.dataset, args.data_dir)
     lm_config = LMTrainConfig(batch_size=4, micro_batch_size=4, eval_batch_size=4, checkpoint_every=0)
     # rows whose users already have >= 60 earlier ratings, so every history length is really filled
-    train = data.split_rows("train")
-    rows = train[data.sample_pos[train] >= 60][: args.rows]
+    candidates = data.split_rows("train")
+    rows = candidates[data.sample_pos[candidates] >= 60][: args.rows]
     labels = data.labels(rows)
     settings = [(10, 10), (10, 30), (10, 60), (30, 10), (60, 10)]
     timings = {}
