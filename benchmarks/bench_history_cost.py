@@ -35,6 +35,7 @@ def main() -> None:
     from recbench.lm.recommender import backbone_spec
     from recbench.lm.trainer import LMTrainConfig, score, train
     from recbench.protocol import load_protocol
+    from reclora.crm import crm_representation
     from reclora.model import RecLoRA, RecLoRAConfig
 
     data = load_protocol(args.dataset, args.data_dir)
@@ -53,15 +54,20 @@ def main() -> None:
             data, lm_config, crm=crm, backbone=load_backbone(backbone_spec(lm_config)),
         )  # fmt: skip
         tokens = np.mean([len(e.input_ids) for e in model.encode(rows)])
+        crm_times = []
+        for _ in range(5):  # the CRM's own share: R_c for the rows (retrieval + SIM forward)
+            started = time.perf_counter()
+            crm_representation(crm, data, rows, model.device)
+            crm_times.append((time.perf_counter() - started) / len(rows))
         outcome = train(model, rows, labels, lm_config, seed=0)
         started = time.perf_counter()
         score(model, rows, lm_config.eval_batch_size)
         infer = (time.perf_counter() - started) / len(rows)
-        timings[(text, ident)] = (outcome.train_seconds / outcome.train_samples, infer, tokens)
-    base_train, base_infer, _ = timings[(10, 10)]
-    print(f"{'text K':>6} {'ID L':>5} {'prompt tok':>10} {'train s/sample':>15} {'x':>6} {'infer s/sample':>15} {'x':>6}")
-    for (text, ident), (tr, inf, tok) in timings.items():
-        print(f"{text:>6} {ident:>5} {tok:>10.0f} {tr:>15.3f} {tr / base_train:>6.2f} {inf:>15.3f} {inf / base_infer:>6.2f}")
+        timings[(text, ident)] = (outcome.train_seconds / outcome.train_samples, infer, tokens, float(np.median(crm_times)))
+    base_train, base_infer, _, _ = timings[(10, 10)]
+    print(f"{'text K':>6} {'ID L':>5} {'prompt tok':>10} {'train s/sample':>15} {'x':>6} {'infer s/sample':>15} {'x':>6} {'CRM ms/sample':>14}")
+    for (text, ident), (tr, inf, tok, crm_s) in timings.items():
+        print(f"{text:>6} {ident:>5} {tok:>10.0f} {tr:>15.3f} {tr / base_train:>6.2f} {inf:>15.3f} {inf / base_infer:>6.2f} {crm_s * 1000:>14.2f}")
 
 
 if __name__ == "__main__":
