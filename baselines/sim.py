@@ -36,6 +36,7 @@ import numpy as np
 
 from baselines.din import DIN, DINConfig
 from recbench.ctr import FeatureSchema
+from recbench.errors import RecbenchError
 from recbench.protocol import ProtocolData
 from recbench.registry import register_model
 from recbench.retrieval import BehaviourRetriever, item_vectors, vector_builder
@@ -58,7 +59,10 @@ class SIM(DIN):
 
     def __init__(self, config: SIMConfig, schema: FeatureSchema) -> None:
         super().__init__(config, schema)
-        vector_builder(self.vector_source)  # an unknown source fails here, before any training
+        try:
+            vector_builder(self.vector_source)  # an unknown source fails here, before any training
+        except RecbenchError as exc:
+            raise RecbenchError(f"sim: --set item_vectors={config.item_vectors}: {exc}") from None
         self._retriever: BehaviourRetriever | None = None
 
     @property
