@@ -73,8 +73,33 @@ def variant_label(record: dict[str, Any]) -> str:
     """
     from recbench.studies import _measured
 
-    measured = _measured(record.get("overrides") or ())
+    defaults = _default_settings(record.get("model", ""))
+    measured = [m for m in _measured(record.get("overrides") or ()) if _differs(m, defaults)]
     return f"{record['model']} [{', '.join(measured)}]" if measured else record["model"]
+
+
+def _default_settings(model: str) -> dict[str, Any]:
+    """The registered model's default settings (empty for an unknown model)."""
+    import dataclasses
+
+    from recbench.errors import RecbenchError
+    from recbench.registry import get_model
+
+    try:
+        config_class = get_model(model).config_class
+    except RecbenchError:
+        return {}
+    return {f.name: getattr(config_class(), f.name) for f in dataclasses.fields(config_class)}
+
+
+def _differs(assignment: str, defaults: dict[str, Any]) -> bool:
+    """Whether ``key=value`` changes the default (an override restating a default changes nothing)."""
+    key, _, value = assignment.partition("=")
+    if key not in defaults:
+        return True
+    default = defaults[key]
+    shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+    return value.replace(" ", "") != shown.replace(" ", "")
 
 
 def percent(x: float, signed: bool = False) -> str:

@@ -322,3 +322,10 @@ def test_figure_points_reuse_runs_that_vary_only_the_studied_setting():
     assert [point_of(r, fig4) for r in (default, ablated, other, tagged)] == [16.0, 1.0, None, 4]
     zero_shot = {"model": "rella", "overrides": ["n_train=0"], "train_config": {"n_train": 0}, "study": None}
     assert point_of(zero_shot, FIGURES[2]) is None
+
+
+def test_an_override_that_restates_the_default_is_not_a_new_row(store):
+    fabricate(store, "din", 0, 1.0)
+    fabricate(store, "din", 1, 1.0, overrides=("history_length=60",))  # 60 is DIN's default
+    text = md(table2(store, store.records()))
+    assert row_of(text, "DIN")[-1] == "2" and "DIN [" not in text
