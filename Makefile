@@ -23,9 +23,13 @@ demo: install  ## train and evaluate DIN on the embedded synthetic dataset, then
 test: install  ## the whole test suite (tests needing ../shared/data skip when it is absent)
 	$(BIN)/python -m pytest
 
-bench: install  ## protocol and training throughput benchmarks (minutes)
+bench: install  ## throughput and memory benchmarks (tens of minutes on a 2-core CPU)
 	$(BIN)/python benchmarks/bench_protocol.py
 	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_stats.py
+	$(BIN)/python benchmarks/bench_lm.py
+	$(BIN)/python benchmarks/bench_reclora.py
+	$(BIN)/python benchmarks/bench_history_cost.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
