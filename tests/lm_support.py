@@ -47,6 +47,14 @@ def synth_data() -> Any:
     return prepare(load_dataset("synth"))
 
 
+@pytest.fixture(scope="module")
+def data() -> Any:
+    """The synth protocol data, checked against the labels the LM tests rely on."""
+    prepared = synth_data()
+    assert (prepared.labels(SYNTH_ROWS) == SYNTH_LABELS).all()
+    return prepared
+
+
 def load_tokenizer(folder: str | Path) -> Any:
     from transformers import AutoTokenizer
 

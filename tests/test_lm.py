@@ -37,6 +37,7 @@ from tests.lm_support import (
     lora_state,
     smollm2_dir,  # noqa: F401 - fixture
     synth_data,
+    data,  # noqa: F401 - fixture
     tiny_backbone,
     tiny_tallrec,
     tokenizer,  # noqa: F401 - fixture
@@ -45,13 +46,6 @@ from tests.lm_support import (
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = Console(quiet=True)
-
-
-@pytest.fixture(scope="module")
-def data():
-    data = synth_data()
-    assert (data.labels(SYNTH_ROWS) == SYNTH_LABELS).all()
-    return data
 
 
 def chat_encoder(tokenizer, max_length: int = 1024) -> PromptEncoder:

@@ -19,18 +19,12 @@ from tests.lm_support import (
     SYNTH_ROWS,
     smollm2_dir,  # noqa: F401 - fixture
     synth_data,
+    data,  # noqa: F401 - fixture
     tiny_backbone,
     tokenizer,  # noqa: F401 - fixture
 )
 
 QUIET = Console(quiet=True)
-
-
-@pytest.fixture(scope="module")
-def data():
-    data = synth_data()
-    assert (data.labels(SYNTH_ROWS) == SYNTH_LABELS).all()
-    return data
 
 
 def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
