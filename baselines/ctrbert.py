@@ -30,7 +30,7 @@ from recbench.batches import recent_positions
 from recbench.errors import RecbenchError
 from recbench.lm.embeddings import item_texts
 from recbench.lm.recommender import LMRecommender
-from recbench.lm.trainer import LMTrainConfig, LMTrainResult, progress_reporter
+from recbench.lm.trainer import LMTrainConfig, LMTrainResult, linear_schedule, progress_reporter
 from recbench.protocol import ProtocolData
 from recbench.registry import register_model
 from recbench.text import render_prompt
@@ -129,11 +129,7 @@ class CTRBERT(LMRecommender):
             [{"params": encoder_params, "lr": cfg.lr}, {"params": list(self.fusion.parameters()), "lr": self.config.head_lr}],
             weight_decay=cfg.weight_decay,
         )
-        steps = -(-len(rows) // cfg.batch_size) * cfg.epochs
-        warmup = int(cfg.warmup_ratio * steps)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup))
-        )
+        scheduler = linear_schedule(optimizer, -(-len(rows) // cfg.batch_size) * cfg.epochs, cfg.warmup_ratio)
         targets = torch.as_tensor(labels, dtype=torch.float32)
         best_auc, best_state = -np.inf, None
         for epoch in range(cfg.epochs):

@@ -178,10 +178,7 @@ def train(
     optimizer = torch.optim.AdamW(params.values(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = -(-len(train_rows) // config.batch_size)
     total = steps_per_epoch * config.epochs
-    warmup = int(config.warmup_ratio * total)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
-    )
+    scheduler = linear_schedule(optimizer, total, config.warmup_ratio)
     head, optimizer = accelerator.prepare(head, optimizer)
     encoded = model.encode(train_rows, train_labels)
     pad = model.encoder.tokenizer.pad_token_id
@@ -251,6 +248,14 @@ def train(
     if checkpoint is not None and rank == 0:
         checkpoint.clear()
     return result
+
+
+def linear_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup_ratio: float) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup_ratio`` of the steps, then linear decay to zero (paper App. C)."""
+    warmup = int(warmup_ratio * total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total_steps - s) / max(1, total_steps - warmup))
+    )
 
 
 def load_trainable(params: dict[str, torch.nn.Parameter], state: dict[str, torch.Tensor]) -> None:
