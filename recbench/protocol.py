@@ -149,6 +149,33 @@ class ProtocolData:
         rng = np.random.default_rng(seed)
         return np.sort(rng.choice(self.n_train, size=n, replace=False)).astype(np.int64)
 
+    def eval_rows(self, split: str, n: int, mode: str = "first", seed: int = 0) -> np.ndarray:
+        """The ``valid`` / ``test`` rows a size-limited run scores (every model uses this one rule).
+
+        ``first``: the first ``n`` rows of the split in time order (the paper's first 30,000
+        test rows). ``sample``: ``n`` rows drawn uniformly without replacement with ``seed``
+        (one stream per split, so valid and test draws are independent), sorted by row id, so
+        a few thousand rows cover the split's users and weeks instead of its first days.
+        ``n`` of 0 is no row; an ``n`` at or above the split size is every row.
+
+        Example:
+            >>> from recbench.datasets import load_dataset
+            >>> data = prepare(load_dataset("synth"))
+            >>> rows = data.eval_rows("test", 5, "sample", seed=0)
+            >>> len(rows), bool((np.diff(rows) > 0).all()), bool(np.isin(rows, data.split_rows("test")).all())
+            (5, True, True)
+        """
+        rows = self.split_rows(split)
+        if n < 0:
+            raise RecbenchError(f"{split} rows: expected 0 or more, not {n}")
+        if mode == "first" or n >= len(rows):
+            return rows[:n]
+        if mode != "sample":
+            raise RecbenchError(f"{split}_rows={mode}: expected first or sample")
+        stream = {"train": 0, "valid": 1, "test": 2}[split]
+        rng = np.random.default_rng([seed, stream])
+        return np.sort(rng.choice(rows, size=n, replace=False)).astype(np.int64)
+
     def summary(self) -> dict[str, int]:
         return {
             "ratings": int(self.seq_item.shape[0]),

@@ -172,8 +172,10 @@ def _train_language_model(entry: ModelEntry, model_config: Any, train_config: An
         if getattr(train_config, key) < 0:
             raise RecbenchError(f"--set {key}={getattr(train_config, key)}: expected 0 or more rows")
     train_rows = data.few_shot_rows(train_config.n_train, train_config.sample_seed) if train_config.n_train else np.zeros(0, dtype=np.int64)
-    valid_rows = data.split_rows("valid")[: train_config.n_valid]
-    test_rows = data.split_rows("test")[: train_config.n_test] if request.purpose == "run" else np.zeros(0, dtype=np.int64)
+    valid_rows = data.eval_rows("valid", train_config.n_valid, train_config.valid_rows, train_config.sample_seed)
+    test_rows = np.zeros(0, dtype=np.int64)
+    if request.purpose == "run":
+        test_rows = data.eval_rows("test", train_config.n_test, train_config.test_rows, train_config.sample_seed)
     if request.purpose == "run" and len(test_rows) == 0:
         raise RecbenchError("--set n_test=0: a run must score at least one test row")
     console.print(

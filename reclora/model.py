@@ -96,6 +96,7 @@ class RecLoRA(PromptRecommender):
         return PersonalizedLoRAConfig(
             n_meta=c.n_meta, rank=c.rank, alpha=c.alpha, dropout=0.0, gate_dropout=c.gate_dropout,
             temperature=c.temperature, mixing=c.mixing, condition_dim=self.crm_dim,
+            target_modules=tuple(self.lm_config.lora_targets),
         )  # fmt: skip
 
     def attach_adapter(self, model: torch.nn.Module) -> torch.nn.Module:

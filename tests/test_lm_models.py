@@ -178,7 +178,7 @@ def test_rella_end_to_end_on_smollm2(smollm2_dir, tmp_path):
     from cli import app
 
     store = tmp_path / "runs"
-    settings = ["n_train=4", "n_test=8", "batch_size=4", "micro_batch_size=2", "item_vectors=genre", "threads=1"]
+    settings = ["n_train=4", "n_test=8", "n_valid=0", "batch_size=4", "micro_batch_size=2", "item_vectors=genre", "threads=1"]
     args = ["run", "--model", "rella", "--dataset", "synth", "--store", str(store)]
     result = cli_runner.invoke(app, args + [f"--set={s}" for s in settings], catch_exceptions=False)
     assert result.exit_code == 0, result.output

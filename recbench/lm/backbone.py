@@ -227,14 +227,14 @@ def load_backbone(spec: BackboneSpec) -> Backbone:
     return Backbone(spec.name, model, tokenizer, device)
 
 
-def check_adaptable(model: torch.nn.Module, name: str) -> None:
-    """LoRA and RecLoRA adapt q_proj / v_proj; say clearly when a model has no such layers."""
+def check_adaptable(model: torch.nn.Module, name: str, targets: tuple[str, ...] = ADAPTED_MODULES) -> None:
+    """LoRA and RecLoRA adapt ``targets`` (q_proj / v_proj by default); say clearly when a model has no such layers."""
     # GPT-2 style Conv1D projections are linear layers too (stored transposed)
     linear = lambda m: isinstance(m, torch.nn.Linear) or "Linear" in type(m).__name__ or type(m).__name__ == "Conv1D"  # noqa: E731
     leaves = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if linear(m)}
-    missing = [m for m in ADAPTED_MODULES if m not in leaves]
+    missing = [m for m in targets if m not in leaves]
     if missing:
         raise RecbenchError(
-            f"backbone {name!r} has no {'/'.join(missing)} linear layers to adapt (LoRA targets {', '.join(ADAPTED_MODULES)}); "
+            f"backbone {name!r} has no {'/'.join(missing)} linear layers to adapt (LoRA targets {', '.join(targets)}); "
             f"its linear layers are named: {', '.join(sorted(leaves)) or 'none'}"
         )

@@ -31,7 +31,7 @@ from rich.console import Console
 
 from recbench.batches import recent_positions
 from recbench.errors import RecbenchError
-from recbench.lm.backbone import ADAPTED_MODULES, Backbone, BackboneSpec, load_backbone
+from recbench.lm.backbone import Backbone, BackboneSpec, check_adaptable, load_backbone
 from recbench.lm.prompts import PromptEncoder, template_for
 from recbench.lm.trainer import LMTrainConfig, LMTrainResult, PromptModel, score, train
 from recbench.protocol import ProtocolData
@@ -73,7 +73,7 @@ class LMRecommender:
 
 
 class PromptRecommender(LMRecommender, PromptModel):
-    """A yes/no recommender on a causal LM with a LoRA adapter on q_proj / v_proj."""
+    """A yes/no recommender on a causal LM with a LoRA adapter (q_proj / v_proj unless ``lora_targets`` says otherwise)."""
 
     Config = PromptConfig
 
@@ -119,11 +119,13 @@ class PromptRecommender(LMRecommender, PromptModel):
     def attach_adapter(self, model: torch.nn.Module) -> torch.nn.Module:
         from peft import LoraConfig, get_peft_model
 
+        check_adaptable(model, self.lm_config.backbone, tuple(self.lm_config.lora_targets))
+
         lora = LoraConfig(
             r=self.config.lora_rank,
             lora_alpha=self.config.lora_alpha,
             lora_dropout=self.config.lora_dropout,
-            target_modules=list(ADAPTED_MODULES),
+            target_modules=list(self.lm_config.lora_targets),
             bias="none",
             task_type="CAUSAL_LM",
         )
@@ -142,4 +144,4 @@ class PromptRecommender(LMRecommender, PromptModel):
         return train(self, rows, labels, self.lm_config, self.seed, checkpoint_dir, validate, self.console)
 
     def score(self, rows: np.ndarray) -> np.ndarray:
-        return score(self, rows, self.lm_config.eval_batch_size, self.lm_config.bucket, self.console)
+        return score(self, rows, self.lm_config.eval_batch_size, self.lm_config.bucket, self.console, self.lm_config.autocast)

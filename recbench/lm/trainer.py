@@ -49,8 +49,10 @@ class LMTrainConfig:
     device: str = "auto"
     n_train: int = 128  # few-shot training samples drawn uniformly from train (0: zero-shot)
     sample_seed: int = 0  # seed of that draw, fixed so every model and seed sees the same set
-    n_valid: int = 0  # first validation rows scored after each epoch (0: keep the last epoch)
-    n_test: int = 400  # first test rows in time order (paper: 30,000)
+    n_valid: int = 0  # validation rows scored after each epoch (0: keep the last epoch)
+    n_test: int = 400  # test rows scored (paper: the first 30,000)
+    valid_rows: Literal["first", "sample"] = "first"  # first n in time order, or n drawn with sample_seed
+    test_rows: Literal["first", "sample"] = "first"
     epochs: int = 1
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -61,6 +63,11 @@ class LMTrainConfig:
     bucket: bool = True  # length bucketing when scoring
     threads: int = 0  # CPU threads for torch (0: torch's default)
     checkpoint_every: int = 5  # optimizer steps between checkpoints (0: never)
+    #: bfloat16: matmuls under torch.autocast (weights and adapters stay fp32): about 1.8x faster
+    #: on CPUs with AVX512-BF16 / AMX, and the usual mixed precision on GPUs
+    autocast: Literal["off", "bfloat16"] = "off"
+    #: linear layers that get the adapter (LoRA and RecLoRA alike); the paper adapts q_proj, v_proj
+    lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
 
 
 @dataclass
@@ -78,14 +85,17 @@ class AnswerHead(torch.nn.Module):
     Wrapping the LM in one module gives DDP (``accelerate``) a single forward to synchronise.
     """
 
-    def __init__(self, lm: torch.nn.Module) -> None:
+    def __init__(self, lm: torch.nn.Module, autocast: str = "off") -> None:
         super().__init__()
         self.lm = lm
+        self.autocast = autocast
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor, vocab: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``[B, P, V]`` (or ``[B, P, len(vocab)]``) at ``positions`` ``[B, P]``."""
         base = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
-        hidden = base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        with torch.autocast(input_ids.device.type, dtype=torch.bfloat16, enabled=self.autocast == "bfloat16"):
+            hidden = base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = hidden.float() if self.autocast == "bfloat16" else hidden
         index = positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
         picked = hidden.gather(1, index)
         head = base.get_output_embeddings()
@@ -126,9 +136,9 @@ class PromptModel:
         ]
 
 
-def score(model: PromptModel, rows: np.ndarray, batch_size: int, bucket: bool = True, console: Console | None = None) -> np.ndarray:
+def score(model: PromptModel, rows: np.ndarray, batch_size: int, bucket: bool = True, console: Console | None = None, autocast: str = "off") -> np.ndarray:
     """P(yes) for each of ``rows`` (softmax over the two answer-token logits), in input order."""
-    head = AnswerHead(model.lm)
+    head = AnswerHead(model.lm, autocast)
     head.eval()
     encoded = model.encode(rows)
     vocab = torch.tensor(model.encoder.answer_ids, device=model.device)
@@ -174,7 +184,7 @@ def train(
     params = model.trainable_parameters()
     if not params:
         raise RecbenchError("the model has no trainable parameters")
-    head = AnswerHead(model.lm)
+    head = AnswerHead(model.lm, config.autocast)
     optimizer = torch.optim.AdamW(params.values(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = -(-len(train_rows) // config.batch_size)
     total = steps_per_epoch * config.epochs
