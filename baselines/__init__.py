@@ -7,3 +7,4 @@ Importing this package registers every baseline; the harness does so through
 from baselines import autoint, caser, dcnv2, deepfm, din, gru4rec, sasrec  # noqa: F401
 from baselines import sim  # noqa: F401
 from baselines import ctrbert, rella, tallrec  # noqa: F401
+from baselines import reference  # noqa: F401

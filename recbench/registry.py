@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from recbench.errors import RecbenchError
 
-FAMILIES = ("id", "lm")
+#: id: trained by recbench.training; lm: language models (recbench.lm); reference: fitted by counting
+FAMILIES = ("id", "lm", "reference")
 BUILTIN_MODEL_PACKAGES = ("baselines", "reclora.model")
 
 

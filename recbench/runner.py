@@ -87,6 +87,8 @@ def run_on_data(request: RunRequest, data: ProtocolData, store: RunStore, consol
     seed_everything(request.seed)
     if entry.family == "lm":
         outcome = _train_language_model(entry, model_config, train_config, data, request, store, console)
+    elif entry.family == "reference":
+        outcome = _fit_reference_model(entry, model_config, data, request, console)
     else:
         outcome = _train_id_model(entry, model_config, train_config, data, request, console)
     record = {
@@ -160,6 +162,18 @@ def _train_id_model(entry: ModelEntry, model_config: Any, train_config: TrainCon
     n_parameters = int(sum(p.numel() for p in model.parameters()))
     weights = {"model.safetensors": save_weights({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})}
     return _Outcome(metrics, predictions, result.epochs, result.best_epoch, timings, n_parameters, {}, weights)
+
+
+def _fit_reference_model(entry: ModelEntry, model_config: Any, data: ProtocolData, request: RunRequest, console: Console) -> _Outcome:
+    """A counting reference (``pop``, ``user-mean``): fitted on the training rows, scored on all rows."""
+    console.print(f"[bold]{entry.name}[/] on {data.dataset}: fitted on {data.n_train:,} train rows")
+    started = time.perf_counter()
+    model = entry.cls(model_config, data).fit(data.split_rows("train"))
+    train_seconds = time.perf_counter() - started
+    splits = ("valid", "test") if request.purpose == "run" else ("valid",)
+    metrics, predictions, eval_seconds = _evaluate({s: data.split_rows(s) for s in splits}, data, model.predict)
+    timings = {"train_seconds": round(train_seconds, 3), "eval_seconds": round(eval_seconds, 3)}
+    return _Outcome(metrics, predictions, [], 0, timings, 0, {})
 
 
 def _train_language_model(entry: ModelEntry, model_config: Any, train_config: Any, data: ProtocolData, request: RunRequest, store: RunStore, console: Console) -> _Outcome:
