@@ -34,7 +34,10 @@ console = Console()
 err_console = Console(stderr=True)
 
 DataDirOption = typer.Option(None, "--data-dir", help="Folder holding the dataset's files (default: $RECBENCH_DATA/NAME).")
-StoreOption = typer.Option(None, "--store", help="Run store folder (default: $RECBENCH_RUNS or ./runs).")
+StoreOption = typer.Option(
+    [], "--store", help="Run store folder (repeatable: all are read, the first receives new runs; default: $RECBENCH_RUNS or ./runs)."
+)
+StrictOption = typer.Option(False, "--strict", help="A damaged run in a store is an error (exit 2), not a skipped run with a note.")
 
 
 def user_errors(command: Callable) -> Callable:
@@ -61,7 +64,7 @@ def run(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Registered dataset name (see `recbench datasets`)."),
     seed: int = typer.Option(0, "--seed", help="Seed for initialisation and shuffling."),
     data_dir: Optional[Path] = DataDirOption,
-    store: Optional[Path] = StoreOption,
+    store: list[Path] = StoreOption,
     settings: list[str] = typer.Option([], "--set", help="Override a hyper-parameter: key=value (repeatable)."),
     config: Optional[str] = typer.Option(None, "--config", help="Start from a tuned config saved by `recbench tune`."),
     profile: Optional[str] = typer.Option(None, "--profile", help="Sizes of language-model runs: cpu (default) or paper."),
@@ -74,7 +77,7 @@ def run(
     from recbench.registry import get_model
     from recbench.runner import RunRequest
     from recbench.runner import run as run_model
-    from recbench.runstore import RunStore
+    from recbench.runstore import open_stores
     from recbench.tuning import load_named_config
 
     get_dataset_info(dataset)  # fail fast on a typo, before any model import or data load
@@ -89,20 +92,21 @@ def run(
         profile = "cpu"
     overrides = list(settings)
     if config is not None:
-        tuned = load_named_config(RunStore(store), config)
+        tuned = load_named_config(open_stores(store), config)
         if tuned["model"] != model:
             raise RecbenchError(f"--config {config}: it was tuned for model {tuned['model']!r}, not {model!r}")
         overrides = tuned["overrides"] + overrides  # explicit --set wins
     overrides = lm_flags + overrides  # explicit --set wins
     request = RunRequest(model, dataset, seed, data_dir, tuple(overrides), profile=profile)
-    record = run_model(request, RunStore(store), err_console)
+    run_store = open_stores(store)
+    record = run_model(request, run_store, err_console)
     test, valid = record["metrics"]["test"], record["metrics"].get("valid")
     note = f" (valid AUC {valid['auc']:.4f}, best epoch {record['best_epoch']})" if valid else ""
     console.print(
         f"{record['model']} on {record['dataset_variant']} seed {seed}: "
         f"test AUC {test['auc']:.4f}  LogLoss {test['logloss']:.4f} on {test['rows']:,} rows{note}"
     )
-    console.print(f"recorded run {record['run_id']} in {RunStore(store).root}")
+    console.print(f"recorded run {record['run_id']} in {run_store.root}")
 
 
 @app.command()
@@ -113,7 +117,7 @@ def tune(
     trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Random grid points to try (default: the whole grid)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the trials and for drawing grid points."),
     data_dir: Optional[Path] = DataDirOption,
-    store: Optional[Path] = StoreOption,
+    store: list[Path] = StoreOption,
     settings: list[str] = typer.Option([], "--set", help="Fixed override applied to every trial (repeatable)."),
     name: Optional[str] = typer.Option(None, "--name", help="Name of the saved config (default: MODEL-DATASET)."),
 ) -> None:
@@ -121,7 +125,7 @@ def tune(
     from recbench.config import apply_overrides
     from recbench.datasets import get_dataset_info
     from recbench.registry import get_model
-    from recbench.runstore import RunStore
+    from recbench.runstore import open_stores
     from recbench.training import TrainConfig
     from recbench.tuning import tune as run_tuning
 
@@ -129,7 +133,7 @@ def tune(
     entry = get_model(model)
     apply_overrides([entry.config_class(), TrainConfig()], list(settings))  # validate before any trial
     result = run_tuning(
-        entry, dataset, RunStore(store), trials=trials, seed=seed, data_dir=data_dir, fixed=tuple(settings),
+        entry, dataset, open_stores(store), trials=trials, seed=seed, data_dir=data_dir, fixed=tuple(settings),
         name=name, console=err_console,
     )  # fmt: skip
     console.print(f"best validation AUC {result['valid_auc']:.4f} with: {' '.join(result['overrides'])}")
@@ -140,22 +144,25 @@ def tune(
 @user_errors
 def leaderboard(
     dataset: list[str] = typer.Option([], "--dataset", "-d", help="Only these datasets (repeatable)."),
-    store: Optional[Path] = StoreOption,
+    store: list[Path] = StoreOption,
     fmt: str = typer.Option("md", "--format", help="md, csv, latex or html."),
     paper: bool = typer.Option(False, "--paper", help="Show the paper's published numbers beside ours, labelled."),
     table: str = typer.Option("all", "--table", help="2 (models), 3 (ablations), 4 (time per sample) or all."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (stamped with commit and date)."),
     figures: Optional[Path] = typer.Option(None, "--figures", help="Also draw Figures 4-6 as PNGs into this folder."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Only this LM size profile's LM runs (cpu or paper); ID runs always."),
+    strict: bool = StrictOption,
 ) -> None:
     """The paper's Tables 2-4 from recorded runs, each on identical test rows, with significance marks."""
-    from recbench.paper_tables import filter_datasets
+    from recbench.paper_tables import filter_datasets, filter_profile
     from recbench.render import FORMATS
-    from recbench.runstore import RunStore
+    from recbench.runstore import open_stores
 
     if fmt not in FORMATS:
         raise RecbenchError(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
-    run_store = RunStore(store)
-    records = filter_datasets(run_store.records(), dataset)
+    run_store = open_stores(store)
+    records = filter_profile(filter_datasets(run_store.records(), dataset), profile)
+    _report_problems(run_store, strict)
     text, n_tables = _render_leaderboard(run_store, records, table, paper, fmt, dataset)
     if figures is not None:
         _draw_figures(records, figures)
@@ -167,6 +174,14 @@ def leaderboard(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(_stamped(text, fmt, f"Generated by `recbench leaderboard` from {len(records)} recorded runs"))
     console.print(f"wrote {output}")
+
+
+def _report_problems(run_store, strict: bool) -> None:
+    """One warning line per damaged run (they also appear in the tables' notes); --strict: exit 2."""
+    for problem in run_store.problems:
+        err_console.print(f"[yellow]warning:[/] skipped damaged run {problem}", highlight=False, soft_wrap=True)
+    if strict and run_store.problems:
+        raise RecbenchError(f"--strict: {len(run_store.problems)} damaged run(s) in the store, first: {run_store.problems[0]}")
 
 
 def _render_leaderboard(
@@ -181,7 +196,8 @@ def _render_leaderboard(
         kinds = {"all": "recorded runs", "2": "plain (non-study) runs", "3": "ablation runs"}
         kinds["4"] = "time_per_sample runs"
         what = kinds.get(table, "runs")
-        raise RecbenchError(f"no {what}{' for ' + ', '.join(dataset) if dataset else ''} in {run_store.root}")
+        where = ", ".join(str(r) for r in run_store.roots)
+        raise RecbenchError(f"no {what}{' for ' + ', '.join(dataset) if dataset else ''} in {where}")
     return render_tables(tables, fmt), len(tables)
 
 
@@ -216,15 +232,15 @@ KeepGoingOption = typer.Option(False, "--keep-going", help="Continue past a fail
 PlanSetOption = typer.Option([], "--set", help="Extra override for every planned run, e.g. threads=1 (repeatable).")
 
 
-def _carry_out(plan: list, store: Optional[Path], dry_run: bool, keep_going: bool) -> bool:
+def _carry_out(plan: list, store: list[Path], dry_run: bool, keep_going: bool) -> bool:
     """Print the plan with its recorded runs, then (unless --dry-run) run what is missing.
 
     Returns whether every run is now recorded.
     """
-    from recbench.runstore import RunStore
+    from recbench.runstore import open_stores
     from recbench.studies import check_plan, execute, resolve_variant
 
-    run_store = RunStore(store)
+    run_store = open_stores(store)
     planned = check_plan(plan, run_store, resolve_variant)
     todo = sum(p.recorded is None for p in planned)
     for item in planned:
@@ -246,7 +262,7 @@ def ablate(
     profile: str = ProfileOption,
     seed: Optional[list[int]] = SeedsOption,
     data_dir: Optional[Path] = DataDirOption,
-    store: Optional[Path] = StoreOption,
+    store: list[Path] = StoreOption,
     settings: list[str] = PlanSetOption,
     dry_run: bool = DryRunOption,
     keep_going: bool = KeepGoingOption,
@@ -263,7 +279,7 @@ def study(
     profile: str = ProfileOption,
     seed: Optional[list[int]] = SeedsOption,
     data_dir: Optional[Path] = DataDirOption,
-    store: Optional[Path] = StoreOption,
+    store: list[Path] = StoreOption,
     settings: list[str] = PlanSetOption,
     dry_run: bool = DryRunOption,
     keep_going: bool = KeepGoingOption,
@@ -278,7 +294,7 @@ def study(
 
 
 def _study_command(name: str, dataset: str, profile: str, seeds: Optional[list[int]], data_dir: Optional[Path],
-                   store: Optional[Path], settings: list[str], dry_run: bool, keep_going: bool) -> None:  # fmt: skip
+                   store: list[Path], settings: list[str], dry_run: bool, keep_going: bool) -> None:  # fmt: skip
     from recbench.datasets import get_dataset_info
     from recbench.studies import plan_study
 
@@ -296,16 +312,17 @@ def reproduce(
     dataset: list[str] = typer.Option([], "--dataset", "-d", help="Datasets (repeatable; default: the paper's three)."),
     seeds: int = typer.Option(3, "--seeds", min=1, help="Seeds 0..N-1 for every run."),
     data_dir: Optional[Path] = DataDirOption,
-    store: Optional[Path] = StoreOption,
+    store: list[Path] = StoreOption,
     settings: list[str] = PlanSetOption,
     dry_run: bool = DryRunOption,
     keep_going: bool = KeepGoingOption,
     out: Path = typer.Option(Path("leaderboards"), "--out", help="Folder for the rendered tables and figures."),
+    strict: bool = StrictOption,
 ) -> None:
     """Run every missing run behind Tables 2-4 and Figures 4-6, then render them into leaderboards/."""
     from recbench.datasets import get_dataset_info
-    from recbench.paper_tables import filter_datasets
-    from recbench.runstore import RunStore
+    from recbench.paper_tables import filter_datasets, filter_profile
+    from recbench.runstore import open_stores
     from recbench.studies import PAPER_DATASETS, plan_reproduce
 
     datasets = list(dataset) or list(PAPER_DATASETS)
@@ -317,9 +334,10 @@ def reproduce(
     complete = _carry_out(plan, store, dry_run, keep_going)
     if dry_run:
         return
-    run_store = RunStore(store)
+    run_store = open_stores(store)
     # this profile's LM runs beside the ID runs (which have no profile)
-    records = [r for r in filter_datasets(run_store.records(), datasets) if r.get("profile") in (None, profile)]
+    records = filter_profile(filter_datasets(run_store.records(), datasets), profile)
+    _report_problems(run_store, strict)
     folder = out / profile
     text, n_tables = _render_leaderboard(run_store, records, "all", True, "md", datasets, quiet_empty=True)
     if n_tables:

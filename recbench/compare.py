@@ -67,14 +67,16 @@ class RunView:
         return int(self.record.get("seed", 0))
 
 
-def load_view(store: RunStore, record: dict[str, Any]) -> RunView | None:
-    """The run's test predictions, or None when it has none (it then cannot be compared)."""
-    try:
-        pred = store.predictions(record["run_id"])
-    except RecbenchError:
-        return None
+def load_view(store: RunStore, record: dict[str, Any]) -> RunView:
+    """The run's checked test predictions.
+
+    Raises:
+        RecbenchError: one line naming the run folder: no predictions, unreadable or damaged ones,
+            or no test rows (such a run cannot be compared).
+    """
+    pred = store.predictions(record["run_id"])
     if not {"test_row", "test_prob", "test_label"} <= set(pred):
-        return None
+        raise RecbenchError(f"{record['run_id']}: predictions.npz has no test rows")
     return RunView(record, pred["test_row"], pred["test_prob"], pred["test_label"])
 
 

@@ -49,14 +49,16 @@ from recbench.metrics import relative_improvement
 from recbench.paper import PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4, paper_column
 from recbench.render import MISSING, Cell, Table, rank_marks
 from recbench.runstore import RunStore
-from recbench.studies import ABLATION_VARIANTS, ID_MODELS, LM_MODELS, TIME_VARIANTS, parse_time_variant
+from recbench.studies import ABLATION_VARIANTS, ID_MODELS, LM_MODELS, REFERENCE_MODELS, TIME_VARIANTS, parse_time_variant
 
 DISPLAY_NAMES = {
     "deepfm": "DeepFM", "autoint": "AutoInt", "dcnv2": "DCNv2", "gru4rec": "GRU4Rec", "caser": "Caser",
     "sasrec": "SASRec", "din": "DIN", "sim": "SIM", "ctr-bert": "CTR-BERT", "tallrec": "TALLRec",
-    "rella": "ReLLa", "reclora": "RecLoRA",
+    "rella": "ReLLa", "reclora": "RecLoRA", "pop": "Pop", "user-mean": "User-mean",
 }  # fmt: skip
-TABLE2_GROUPS = (("ID-based", ID_MODELS), ("LM-based", LM_MODELS))
+TABLE2_GROUPS = (("Reference", REFERENCE_MODELS), ("ID-based", ID_MODELS), ("LM-based", LM_MODELS))
+#: the floor every learned model must clear: each model that does not beat it significantly gets a note
+FLOOR_MODEL = "user-mean"
 REFERENCE = "reclora"
 
 
@@ -152,12 +154,18 @@ def filter_datasets(records: Iterable[dict[str, Any]], datasets: Iterable[str]) 
     return [r for r in records if not wanted or r.get("dataset_variant") in wanted or r.get("dataset") in wanted]
 
 
+def filter_profile(records: Iterable[dict[str, Any]], profile: str | None) -> list[dict[str, Any]]:
+    """Runs without a size profile (ID and reference models) plus the LM runs of ``profile``."""
+    return [r for r in records if profile is None or r.get("profile") in (None, profile)]
+
+
 class _Views:
     """Predictions loaded once per run, with a note for each run that has none."""
 
     def __init__(self, store: RunStore) -> None:
         self.store = store
         self.cache: dict[str, RunView | None] = {}
+        #: why each run left out could not be compared (one line each, naming the run)
         self.missing: list[str] = []
 
     def __call__(self, records: list[dict[str, Any]]) -> list[RunView]:
@@ -165,9 +173,11 @@ class _Views:
         for record in records:
             rid = record["run_id"]
             if rid not in self.cache:
-                self.cache[rid] = load_view(self.store, record)
-                if self.cache[rid] is None:
-                    self.missing.append(rid)
+                try:
+                    self.cache[rid] = load_view(self.store, record)
+                except RecbenchError as exc:
+                    self.cache[rid] = None
+                    self.missing.append(str(exc))
             if self.cache[rid] is not None:
                 out.append(self.cache[rid])
         return out
@@ -196,7 +206,7 @@ def _common_notes(comparable: ComparableSet, names: Callable[[str], str], views:
         )
     if views.missing:
         left_out = ", ".join(sorted(set(views.missing)))
-        notes.append(f"Left out (no predictions.npz to compare on common rows): {left_out}.")
+        notes.append(f"Left out (predictions that cannot be compared on common rows): {left_out}.")
     return notes
 
 
@@ -224,7 +234,7 @@ def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = Fal
         profiles: list[str | None] = sorted({profile_of(r) for r in group if family(r) == "lm"})
         # each LM profile with the ID models cut to its rows, then the ID models on all their rows
         for profile in [*profiles, None]:
-            members = [r for r in group if family(r) == "id" or (profile is not None and profile_of(r) == profile)]
+            members = [r for r in group if family(r) != "lm" or (profile is not None and profile_of(r) == profile)]
             if not members:
                 continue
             by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -234,7 +244,11 @@ def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = Fal
             entries = {m: views(latest_per_seed(rs)) for m, rs in by_model.items()}
             entries = {m: v for m, v in entries.items() if v}
             for comparable in comparable_sets(entries):
-                tables.append(_table2_one(key, _canonical(group), profile, comparable, views, paper))
+                table = _table2_one(key, _canonical(group), profile, comparable, views, paper)
+                mismatch = data_mismatch_note(key, groups)
+                if mismatch:
+                    table.notes.insert(0, mismatch)
+                tables.append(table)
     return tables
 
 
@@ -324,12 +338,32 @@ def _table2_one(
         failed = sorted(f"{display_name(k)} ({g.note})" for k, g in sig.items() if g.note)
         if failed:
             notes.append(f"No DeLong p: {'; '.join(failed)}.")
+    floor_note = _floor_note(scored, labels)
+    if floor_note:
+        notes.append(floor_note)
     if column:
         notes.append(_paper_note(key[0], column, "Table 2"))
     elif paper:
         notes.append(f"The paper reports no numbers for data like {key[0]}, so no paper columns are shown.")
     title = f"Table 2 — {key[0]}" + (f" ({profile} profile)" if profile else "")
     return Table(title, headers, rows, description, notes)
+
+
+def _floor_note(scored: dict[str, Scored], labels: np.ndarray) -> str | None:
+    """Which learned models do not beat the user-mean floor significantly (DeLong, Holm, p < ALPHA)."""
+    floor = scored.get(FLOOR_MODEL)
+    if floor is None:
+        return None
+    learned = {k: v for k, v in scored.items() if k.partition(" [")[0] not in REFERENCE_MODELS}
+    failing = []
+    for label, model in sorted(learned.items()):
+        sig = compare_to_reference(model, {FLOOR_MODEL: floor}, labels)[FLOOR_MODEL]
+        if not sig.beats:
+            failing.append(f"{display_name(label)} (p {format_p(sig.delong_holm)})")
+    if not failing:
+        return f"Every learned model beats {display_name(FLOOR_MODEL)} (the user's earlier positive share) with p < {ALPHA} by DeLong."
+    return (f"Not significantly better than {display_name(FLOOR_MODEL)} (the user's earlier positive share; DeLong, "
+            f"p < {ALPHA} needed for every seed pair): {', '.join(failing)}. These rows carry no evidence of learning beyond it.")  # fmt: skip
 
 
 def _paper_note(dataset: str, column: tuple[str, bool], table: str) -> str:
@@ -523,4 +557,25 @@ def build_tables(
     if which != "all" and which not in TABLE_BUILDERS:
         raise RecbenchError(f"--table {which}: expected 2, 3, 4 or all")
     chosen = TABLE_BUILDERS if which == "all" else {which: TABLE_BUILDERS[which]}
-    return [t for build in chosen.values() for t in build(store, records, paper)]
+    tables = [t for build in chosen.values() for t in build(store, records, paper)]
+    problems = [str(p) for p in getattr(store, "problems", [])]
+    if problems:
+        note = f"Skipped {len(problems)} damaged run(s) of the store: " + "; ".join(problems) + "."
+        for t in tables:
+            t.notes.append(note)
+    return tables
+
+
+def data_mismatch_note(key: tuple[str, str, int], keys: Iterable[tuple[str, str, int]]) -> str | None:
+    """Why runs of the same dataset name sit in another table: other raw data or protocol.
+
+    Example:
+        >>> data_mismatch_note(("ml-100k", "aa", 1), [("ml-100k", "aa", 1), ("ml-100k", "bb", 1)])
+        'Other runs of ml-100k were made on other data or another protocol (sha256 bb, protocol v1): they are in their own table, never merged with this one.'
+    """
+    others = sorted(k for k in set(keys) if k[0] == key[0] and k != key)
+    if not others:
+        return None
+    what = "; ".join(f"sha256 {digest}, protocol v{version}" for _, digest, version in others)
+    return (f"Other runs of {key[0]} were made on other data or another protocol ({what}): "
+            "they are in their own table, never merged with this one.")  # fmt: skip

@@ -29,8 +29,11 @@ from typing import Any
 import numpy as np
 
 from recbench.errors import RecbenchError
+from recbench.records import RECORD_SCHEMA_VERSION, StoreProblem, check_record, read_predictions
 
-RECORD_SCHEMA_VERSION = 1
+#: a staging folder this old, from before this process started, belongs to a killed run
+STALE_STAGING_SECONDS = 3600
+_PROCESS_STARTED = time.time()
 
 
 def default_store_root() -> Path:
@@ -39,8 +42,15 @@ def default_store_root() -> Path:
 
 
 class RunStore:
+    """One folder of runs. Damaged runs are skipped by readers and listed in :attr:`problems`."""
+
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root) if root is not None else default_store_root()
+        self.problems: list[StoreProblem] = []
+
+    @property
+    def roots(self) -> list[Path]:
+        return [self.root]
 
     def new_run_id(self, model: str, dataset: str, seed: int) -> str:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -57,6 +67,7 @@ class RunStore:
         record["run_id"] = run_id
         record["schema_version"] = RECORD_SCHEMA_VERSION
         self.root.mkdir(parents=True, exist_ok=True)
+        self.remove_stale_staging()
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
             np.savez_compressed(tmp / "predictions.npz", **predictions)
@@ -70,27 +81,64 @@ class RunStore:
             shutil.rmtree(tmp, ignore_errors=True)
         return run_id
 
+    def remove_stale_staging(self) -> list[Path]:
+        """Delete ``.tmp-*`` folders left by killed runs (older than this process and than an hour)."""
+        removed = []
+        cutoff = min(_PROCESS_STARTED, time.time() - STALE_STAGING_SECONDS)
+        for path in self.root.glob(".tmp-*"):
+            try:
+                if path.is_dir() and path.stat().st_mtime < cutoff:
+                    shutil.rmtree(path)
+                    removed.append(path)
+            except OSError:
+                continue  # another process removed it, or it is not ours to remove
+        return removed
+
     def records(self, **match: Any) -> list[dict[str, Any]]:
-        """All complete records (oldest first), optionally filtered by top-level fields."""
+        """All usable records (oldest first), optionally filtered by top-level fields.
+
+        A run whose ``record.json`` is unreadable, truncated or malformed is skipped and
+        described in :attr:`problems` (never fatal, never silent).
+        """
         if not self.root.is_dir():
             return []
-        out = []
-        for path in sorted(self.root.glob("*/record.json")):
-            if path.parent.name.startswith("."):
+        out, self.problems = [], []
+        for folder in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            path = folder / "record.json"
+            if not path.is_file():
+                if folder.name != "checkpoints" and any(folder.iterdir()):
+                    self.problems.append(StoreProblem(folder, "no record.json"))
                 continue
             try:
-                record = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue  # not ours or damaged by hand; never fatal for listing
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                self.problems.append(StoreProblem(folder, f"record.json is unreadable ({str(exc).splitlines()[0]})"))
+                continue
+            problem = check_record(record)
+            if problem is None and record["run_id"] != folder.name:
+                problem = f"run_id {record['run_id']!r} does not match its folder name"
+            if problem is not None:
+                self.problems.append(StoreProblem(folder, problem))
+                continue
             if all(record.get(k) == v for k, v in match.items()):
                 out.append(record)
-        return sorted(out, key=lambda r: (r.get("created_at", ""), r["run_id"]))
+        return sorted(out, key=lambda r: (str(r.get("created_at", "")), r["run_id"]))
+
+    def has(self, run_id: str) -> bool:
+        return (self.root / run_id / "record.json").is_file()
 
     def record(self, run_id: str) -> dict[str, Any]:
         path = self.root / run_id / "record.json"
         if not path.is_file():
             raise RecbenchError(f"no run {run_id!r} in {self.root}")
-        return json.loads(path.read_text())
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RecbenchError(f"{path.parent}: record.json is unreadable ({str(exc).splitlines()[0]})") from None
+        problem = check_record(record)
+        if problem is not None:
+            raise RecbenchError(f"{path.parent}: {problem}")
+        return record
 
     def artefact(self, run_id: str, name: str) -> Path:
         """Path of an extra file saved with run ``run_id`` (see :meth:`save`)."""
@@ -100,11 +148,82 @@ class RunStore:
         return path
 
     def predictions(self, run_id: str) -> dict[str, np.ndarray]:
-        path = self.root / run_id / "predictions.npz"
+        """The run's checked predictions; a one-line RecbenchError naming the folder otherwise."""
+        folder = self.root / run_id
+        path = folder / "predictions.npz"
         if not path.is_file():
-            raise RecbenchError(f"run {run_id!r} has no predictions in {self.root}")
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+            raise RecbenchError(f"{folder}: no predictions.npz")
+        try:
+            return read_predictions(path, self.record(run_id))
+        except ValueError as exc:
+            raise RecbenchError(f"{folder}: {exc}") from None
+
+
+class StoreSet(RunStore):
+    """Several run stores read as one; new runs are written into the first.
+
+    Why: a user's own ``./runs`` beside the committed ``leaderboards/runs`` puts a new model in
+    the same tables as every reference run without re-running any of them, and a long programme
+    continues on a new machine from what was committed. Run ids are unique (time stamp plus
+    random suffix), so the same id in two stores is the same run copied: the first store wins.
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> mine, reference = RunStore(tempfile.mkdtemp()), RunStore(tempfile.mkdtemp())
+        >>> _ = reference.save({"model": "sim", "dataset": "synth", "seed": 0}, {})
+        >>> _ = mine.save({"model": "my-model", "dataset": "synth", "seed": 0}, {})
+        >>> sorted(r["model"] for r in StoreSet([mine.root, reference.root]).records())
+        ['my-model', 'sim']
+    """
+
+    def __init__(self, roots: list[Path | str]) -> None:
+        if not roots:
+            raise RecbenchError("no run store given")
+        self.stores = [RunStore(r) for r in roots]
+        super().__init__(self.stores[0].root)
+
+    @property
+    def roots(self) -> list[Path]:
+        return [s.root for s in self.stores]
+
+    def records(self, **match: Any) -> list[dict[str, Any]]:
+        seen: set[str] = set()
+        out, self.problems = [], []
+        for store in self.stores:
+            for record in store.records(**match):
+                if record["run_id"] not in seen:
+                    seen.add(record["run_id"])
+                    out.append(record)
+            self.problems += store.problems
+        return sorted(out, key=lambda r: (str(r.get("created_at", "")), r["run_id"]))
+
+    def _owner(self, run_id: str) -> RunStore:
+        for store in self.stores:
+            if store.has(run_id):
+                return store
+        raise RecbenchError(f"no run {run_id!r} in {', '.join(str(r) for r in self.roots)}")
+
+    def has(self, run_id: str) -> bool:
+        return any(s.has(run_id) for s in self.stores)
+
+    def record(self, run_id: str) -> dict[str, Any]:
+        return self._owner(run_id).record(run_id)
+
+    def artefact(self, run_id: str, name: str) -> Path:
+        return self._owner(run_id).artefact(run_id, name)
+
+    def predictions(self, run_id: str) -> dict[str, np.ndarray]:
+        return self._owner(run_id).predictions(run_id)
+
+
+def open_stores(roots: list[Path] | Path | None) -> RunStore:
+    """One store, or several read as one (the first receives new runs); default ``./runs``."""
+    if roots is None or isinstance(roots, (str, Path)):
+        return RunStore(roots)
+    roots = list(roots)
+    if not roots:
+        return RunStore(None)
+    return RunStore(roots[0]) if len(roots) == 1 else StoreSet(roots)
 
 
 def _write_synced(path: Path, text: str) -> None:

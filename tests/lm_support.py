@@ -64,17 +64,22 @@ def load_tokenizer(folder: str | Path) -> Any:
     return tokenizer
 
 
-def tiny_llama(tokenizer: Any, seed: int = 0) -> torch.nn.Module:
-    """A randomly initialised 2-layer Llama over the real tokenizer's vocabulary, frozen."""
+def tiny_llama(tokenizer: Any, seed: int = 0, hidden: int = 32, init_range: float = 0.02) -> torch.nn.Module:
+    """A randomly initialised 2-layer Llama over the real tokenizer's vocabulary, frozen.
+
+    ``init_range`` is the weights' std; at the default 0.02 the frozen output embedding is so
+    small that no adapter can move the answer logits far, so tests that must fit use ~0.2.
+    """
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
+        hidden_size=hidden,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        intermediate_size=64,
+        intermediate_size=2 * hidden,
+        initializer_range=init_range,
         max_position_embeddings=1024,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
@@ -87,21 +92,22 @@ def tiny_llama(tokenizer: Any, seed: int = 0) -> torch.nn.Module:
     return model.eval()
 
 
-def tiny_backbone(tokenizer: Any, seed: int = 0) -> Any:
+def tiny_backbone(tokenizer: Any, seed: int = 0, **shape: Any) -> Any:
     """A fresh :class:`recbench.lm.backbone.Backbone` (adapters change the model in place)."""
     from recbench.lm.backbone import Backbone
 
-    return Backbone("tiny-llama", tiny_llama(tokenizer, seed), tokenizer, torch.device("cpu"))
+    return Backbone("tiny-llama", tiny_llama(tokenizer, seed, **shape), tokenizer, torch.device("cpu"))
 
 
-def tiny_tallrec(tokenizer: Any, data: Any, seed: int = 0, history_length: int = 5, **train: Any) -> Any:
+def tiny_tallrec(tokenizer: Any, data: Any, seed: int = 0, history_length: int = 5, rank: int = 4,
+                 shape: dict[str, Any] | None = None, **train: Any) -> Any:  # fmt: skip
     """TALLRec (LoRA r=4) on a fresh tiny Llama; ``train`` overrides LMTrainConfig fields."""
     from baselines.tallrec import TALLRec, TALLRecConfig
     from recbench.lm.trainer import LMTrainConfig
 
-    backbone = tiny_backbone(tokenizer, seed)
+    backbone = tiny_backbone(tokenizer, seed, **(shape or {}))
     torch.manual_seed(seed + 1)  # LoRA's A matrices are drawn when the adapter is attached
-    config = TALLRecConfig(history_length=history_length, lora_rank=4, lora_alpha=8.0)
+    config = TALLRecConfig(history_length=history_length, lora_rank=rank, lora_alpha=2.0 * rank)
     return TALLRec(config, data, LMTrainConfig(device="cpu", **train), seed=seed, backbone=backbone)
 
 

@@ -56,7 +56,7 @@ def test_same_seed_gives_identical_metrics_and_predictions(store):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "-m", "nope", "-d", "synth"], "unknown model 'nope'; choose one of: autoint, caser, ctr-bert, dcnv2, deepfm, din, gru4rec, reclora, rella, sasrec, sim, tallrec"),
+        (["run", "-m", "nope", "-d", "synth"], "unknown model 'nope'; choose one of: autoint, caser, ctr-bert, dcnv2, deepfm, din, gru4rec, pop, reclora, rella, sasrec, sim, tallrec, user-mean"),
         (["run", "-m", "din", "-d", "ml-2m"], "unknown dataset 'ml-2m'; choose one of:"),
         (["run", "-m", "din", "-d", "synth", "--set", "lr=fast"], "--set lr=fast: expected a number"),
         (["run", "-m", "din", "-d", "synth", "--set", "depth=3"], "--set depth: unknown setting; valid keys:"),
