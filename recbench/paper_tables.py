@@ -48,6 +48,7 @@ from recbench.errors import RecbenchError
 from recbench.metrics import relative_improvement
 from recbench.paper import PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4, paper_column
 from recbench.render import MISSING, Cell, Table, rank_marks
+from recbench.records import StoreProblem
 from recbench.runstore import RunStore
 from recbench.studies import ABLATION_VARIANTS, ID_MODELS, LM_MODELS, REFERENCE_MODELS, TIME_VARIANTS, parse_time_variant
 
@@ -178,6 +179,9 @@ class _Views:
                 except RecbenchError as exc:
                     self.cache[rid] = None
                     self.missing.append(str(exc))
+                    problems = getattr(self.store, "problems", None)
+                    if problems is not None and str(exc) not in {str(p) for p in problems}:
+                        problems.append(StoreProblem(None, str(exc)))
             if self.cache[rid] is not None:
                 out.append(self.cache[rid])
         return out
@@ -204,10 +208,7 @@ def _common_notes(comparable: ComparableSet, names: Callable[[str], str], views:
             f"Other runs on this data were scored on {comparable.siblings} other test-row set(s) that are "
             "disjoint from or not nested with these rows; they are in separate tables, never mixed with this one."
         )
-    if views.missing:
-        left_out = ", ".join(sorted(set(views.missing)))
-        notes.append(f"Left out (predictions that cannot be compared on common rows): {left_out}.")
-    return notes
+    return notes  # runs left out for damaged predictions are listed once per table by build_tables
 
 
 def _canonical(records: list[dict[str, Any]]) -> str:
@@ -222,8 +223,12 @@ def profile_of(record: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- Table 2
 
 
-def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False) -> list[Table]:
-    """Table 2 for every set of comparable plain runs in ``records``."""
+def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False, reference: str | None = None) -> list[Table]:
+    """Table 2 for every set of comparable plain runs in ``records``.
+
+    ``reference`` is the entry whose RelImpr and significance tests the table reports (default
+    RecLoRA, else the best entry): a user's own model, to ask "does mine beat every baseline?".
+    """
     main = [r for r in records if is_result(r) and r.get("study") is None]
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for record in main:
@@ -244,7 +249,7 @@ def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = Fal
             entries = {m: views(latest_per_seed(rs)) for m, rs in by_model.items()}
             entries = {m: v for m, v in entries.items() if v}
             for comparable in comparable_sets(entries):
-                table = _table2_one(key, _canonical(group), profile, comparable, views, paper)
+                table = _table2_one(key, _canonical(group), profile, comparable, views, paper, reference or REFERENCE)
                 mismatch = data_mismatch_note(key, groups)
                 if mismatch:
                     table.notes.insert(0, mismatch)
@@ -253,11 +258,12 @@ def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = Fal
 
 
 def _table2_one(
-    key: tuple, canonical: str, profile: str | None, comparable: ComparableSet, views: _Views, paper: bool
+    key: tuple, canonical: str, profile: str | None, comparable: ComparableSet, views: _Views, paper: bool,
+    wanted: str = REFERENCE,
 ) -> Table:
     scored, labels = score(comparable)
     ranked = sorted(scored.values(), key=lambda s: (-s.auc_mean, s.logloss_mean, s.label))
-    reference = scored.get(REFERENCE) or ranked[0]
+    reference = scored.get(wanted) or ranked[0]
     others = {k: v for k, v in scored.items() if k != reference.label}
     sig = compare_to_reference(reference, others, labels) if others else {}
     runner_up = max(others.values(), key=lambda s: (s.auc_mean, -s.logloss_mean), default=None)
@@ -307,9 +313,9 @@ def _table2_one(
     where = f", LM size profile `{profile}`" if profile else ""
     ref_name = display_name(reference.label)
     description = [_describe(key, canonical, comparable, where)]
-    if reference.label != REFERENCE:
+    if reference.label != wanted:
         description.append(
-            f"RecLoRA has no run here, so RelImpr and the tests use the best model, {ref_name}, as the reference."
+            f"{display_name(wanted)} has no run here, so RelImpr and the tests use the best model, {ref_name}, as the reference."
         )
     notes = _common_notes(comparable, display_name, views)
     notes.append(
@@ -551,13 +557,15 @@ TABLE_BUILDERS = {"2": table2, "3": table3, "4": table4}
 
 
 def build_tables(
-    store: RunStore, records: list[dict[str, Any]], which: str = "all", paper: bool = False
+    store: RunStore, records: list[dict[str, Any]], which: str = "all", paper: bool = False, reference: str | None = None
 ) -> list[Table]:
-    """The requested tables ("2", "3", "4" or "all") from ``records``."""
+    """The requested tables ("2", "3", "4" or "all") from ``records``; ``reference``: see :func:`table2`."""
     if which != "all" and which not in TABLE_BUILDERS:
         raise RecbenchError(f"--table {which}: expected 2, 3, 4 or all")
     chosen = TABLE_BUILDERS if which == "all" else {which: TABLE_BUILDERS[which]}
-    tables = [t for build in chosen.values() for t in build(store, records, paper)]
+    tables = []
+    for name, build in chosen.items():
+        tables += build(store, records, paper, reference) if name == "2" else build(store, records, paper)
     problems = [str(p) for p in getattr(store, "problems", [])]
     if problems:
         note = f"Skipped {len(problems)} damaged run(s) of the store: " + "; ".join(problems) + "."

@@ -33,11 +33,11 @@ _REQUIRED_TEXT = ("run_id", "model", "dataset")
 class StoreProblem:
     """One damaged or unreadable run: its folder and what is wrong, in one line."""
 
-    folder: Path
+    folder: Path | None
     message: str
 
     def __str__(self) -> str:
-        return f"{self.folder}: {self.message}"
+        return f"{self.folder}: {self.message}" if self.folder is not None else self.message
 
 
 def check_record(record: Any) -> str | None:

@@ -53,6 +53,14 @@ class CRMRequest:
         return tuple(out)
 
 
+def _has_weights(store: RunStore, run_id: str) -> bool:
+    try:
+        store.artefact(run_id, "model.safetensors")  # any of several stores (StoreSet)
+    except RecbenchError:
+        return False
+    return True
+
+
 def find_crm_run(store: RunStore, data: ProtocolData, request: CRMRequest, seed: int) -> dict[str, Any] | None:
     """The newest usable recorded CRM run (same seed first), or None."""
     candidates = [
@@ -61,7 +69,7 @@ def find_crm_run(store: RunStore, data: ProtocolData, request: CRMRequest, seed:
         if r.get("fingerprint", {}).get("digest") == data.fingerprint.digest
         and r.get("protocol_version") == PROTOCOL_VERSION
         and request.matches(r.get("config", {}))
-        and (store.root / r["run_id"] / "model.safetensors").is_file()
+        and _has_weights(store, r["run_id"])
     ]
     if not candidates:
         return None

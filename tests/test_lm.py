@@ -5,6 +5,8 @@ errors and LM item vectors. A tiny random Llama over the real vocabulary stands 
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 import os
 import socket
 import subprocess
@@ -261,7 +263,7 @@ def test_interrupted_training_resumes_to_the_same_weights(tokenizer, data, tmp_p
     assert [e["epoch"] for e in result.epochs] == [1, 2]
     for name, value in lora_state(reference).items():
         torch.testing.assert_close(lora_state(model)[name], value, atol=1e-6, rtol=0)
-    assert not (folder / "training-state.pt").exists()  # a finished run leaves no checkpoint
+    assert not (folder / "state.json").exists()  # a finished run leaves no checkpoint
 
 
 def test_interruption_at_an_epoch_boundary_keeps_that_epochs_validation(tokenizer, data, tmp_path, monkeypatch):
@@ -293,7 +295,7 @@ def test_checkpoint_of_another_run_is_ignored(tokenizer, data, tmp_path, monkeyp
     with pytest.raises(Interrupted):
         trained(tiny_tallrec(tokenizer, data, **CHECKPOINTED), checkpoint_dir=folder)
     monkeypatch.undo()
-    assert (folder / "training-state.pt").is_file()
+    assert (folder / "state.json").is_file()
     config = tiny_tallrec(tokenizer, data, **CHECKPOINTED).lm_config
     key = run_key(config, 0, SYNTH_ROWS)
     assert Checkpoint(folder, key).load()["step"] == 1
@@ -301,6 +303,61 @@ def test_checkpoint_of_another_run_is_ignored(tokenizer, data, tmp_path, monkeyp
         assert other_key != key and Checkpoint(folder, other_key).load() is None  # other seed, other rows
     other = tiny_tallrec(tokenizer, data, **{**CHECKPOINTED, "lr": 4e-3})  # other settings
     assert trained(other, checkpoint_dir=folder).resumed_from_step == 0
+
+
+def test_resumed_epoch_reports_the_whole_epochs_loss(tokenizer, data, tmp_path, monkeypatch):
+    reference = trained(tiny_tallrec(tokenizer, data, **CHECKPOINTED))
+    folder = tmp_path / "checkpoint"
+    interrupt_after(monkeypatch, 3)  # inside epoch 2
+    with pytest.raises(Interrupted):
+        trained(tiny_tallrec(tokenizer, data, **CHECKPOINTED), checkpoint_dir=folder)
+    monkeypatch.undo()
+    resumed = trained(tiny_tallrec(tokenizer, data, **CHECKPOINTED), checkpoint_dir=folder)
+    assert resumed.resumed_from_step == 3
+    assert [e["train_loss"] for e in resumed.epochs] == pytest.approx([e["train_loss"] for e in reference.epochs], abs=1e-6)
+
+
+def test_a_planted_pickle_is_never_loaded(tokenizer, data, tmp_path, capsys):
+    """The old torch.save name, holding code that would run on unpickling, is simply not read."""
+    import pickle
+
+    folder = tmp_path / "checkpoint"
+    folder.mkdir()
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (marker.write_text, ("ran",))
+
+    (folder / "training-state.pt").write_bytes(pickle.dumps(Payload()))
+    (folder / "state.json").write_bytes(pickle.dumps(Payload()))  # not JSON: reported, never unpickled
+    model = tiny_tallrec(tokenizer, data, **CHECKPOINTED)
+    result = trained(model, checkpoint_dir=folder)
+    assert result.resumed_from_step == 0 and not marker.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated tensors", "mismatched step", "garbage json"])
+def test_a_damaged_checkpoint_is_named_in_one_line_and_training_starts_fresh(tokenizer, data, tmp_path, monkeypatch, damage):
+    folder = tmp_path / "checkpoint"
+    interrupt_after(monkeypatch, 3)
+    with pytest.raises(Interrupted):
+        trained(tiny_tallrec(tokenizer, data, **CHECKPOINTED), checkpoint_dir=folder)
+    monkeypatch.undo()
+    tensors, state = folder / "tensors.safetensors", folder / "state.json"
+    if damage == "truncated tensors":
+        tensors.write_bytes(tensors.read_bytes()[:100])
+    elif damage == "mismatched step":
+        meta = json.loads(state.read_text())
+        state.write_text(json.dumps({**meta, "step": 1}))
+    else:
+        state.write_text("{not json")
+    model = tiny_tallrec(tokenizer, data, **CHECKPOINTED)
+    key = run_key(model.lm_config, 0, SYNTH_ROWS)
+    console = Console(record=True, width=400, file=io.StringIO())
+    assert Checkpoint(folder, key).load(console) is None
+    lines = [line for line in console.export_text().splitlines() if line.strip()]
+    assert len(lines) == 1 and str(folder / "state.json") in lines[0] and "starts fresh" in lines[0]
+    assert trained(model, checkpoint_dir=folder).resumed_from_step == 0
 
 
 # ---------------------------------------------------------------------------------------- two processes

@@ -195,11 +195,15 @@ def train(
     result = LMTrainResult()
     checkpoint = Checkpoint(checkpoint_dir, run_key(config, seed, train_rows)) if checkpoint_dir else None
     start_step, best_state, best_auc = 0, None, -np.inf
-    if checkpoint is not None and (saved := checkpoint.load()) is not None:
+    resumed_running: list[float] = []
+    if checkpoint is not None and (saved := checkpoint.load(console)) is not None:
         load_trainable(params, saved["trainable"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
+        if saved["rng"] is not None:
+            torch.set_rng_state(saved["rng"])
         start_step, result.epochs, best_state, best_auc = saved["step"], saved["epochs"], saved["best_state"], saved["best_auc"]
+        resumed_running = saved["running"]
         result.resumed_from_step = start_step
         if best_state is not None:  # the first epoch that reached the best validation AUC
             result.best_epoch = next(int(e["epoch"]) for e in result.epochs if e.get("valid_auc") == best_auc)
@@ -210,7 +214,9 @@ def train(
         order = np.random.default_rng([seed, epoch]).permutation(len(train_rows))
         if step >= (epoch + 1) * steps_per_epoch:
             continue
-        started, running = time.perf_counter(), []
+        started = time.perf_counter()
+        # a resumed epoch keeps the losses of the steps it ran before the interruption
+        running = resumed_running if step > epoch * steps_per_epoch else []
         with progress_reporter(console if rank == 0 else None, f"epoch {epoch + 1}", steps_per_epoch, done=step - epoch * steps_per_epoch) as advance:
             for step_in_epoch in range(step - epoch * steps_per_epoch, steps_per_epoch):
                 chosen = order[step_in_epoch * config.batch_size : (step_in_epoch + 1) * config.batch_size]
@@ -237,7 +243,7 @@ def train(
                 # an epoch's last step is saved below, after its validation (else a resume would skip that)
                 last_in_epoch = step_in_epoch == steps_per_epoch - 1
                 if checkpoint is not None and config.checkpoint_every and step % config.checkpoint_every == 0 and not last_in_epoch and rank == 0:
-                    checkpoint.save(step, params, optimizer, scheduler, result.epochs, best_state, best_auc)
+                    checkpoint.save(step, params, optimizer, scheduler, result.epochs, best_state, best_auc, running)
         result.train_seconds += time.perf_counter() - started
         summary: dict[str, float] = {"epoch": epoch + 1, "train_loss": float(np.mean(running)) if running else float("nan")}
         if validate is not None:
@@ -284,40 +290,107 @@ def run_key(config: LMTrainConfig, seed: int, rows: np.ndarray) -> str:
 
 
 class Checkpoint:
-    """One resumable training state in ``directory``, written atomically (temp file + rename)."""
+    """One resumable training state in ``directory``: tensors in safetensors, the rest in JSON.
+
+    Why not ``torch.save``: the folder sits in a run store that other people and other runs
+    write to, and unpickling a planted file runs its code. Nothing here is ever unpickled:
+    ``tensors.safetensors`` holds the trainable weights, the optimizer's per-parameter state,
+    the best epoch's weights and the torch RNG state; ``state.json`` holds the run key, the
+    position, the scheduler and optimizer hyper-parameters, the finished epochs' summaries and
+    the running loss of the current epoch (so a resumed epoch reports its whole loss). Both are
+    written to temporary names and renamed, JSON last, so a reader never pairs mismatched files.
+    A checkpoint that does not load is reported in one line naming the file and training starts
+    fresh; one with another run's key is ignored.
+    """
 
     def __init__(self, directory: Path, key: str) -> None:
         self.directory = Path(directory)
         self.key = key
-        self.path = self.directory / "training-state.pt"
+        self.path = self.directory / "state.json"
+        self.tensors = self.directory / "tensors.safetensors"
 
-    def save(self, step: int, params: dict[str, torch.nn.Parameter], optimizer: Any, scheduler: Any, epochs: list, best_state: Any, best_auc: float) -> None:
+    def save(self, step: int, params: dict[str, torch.nn.Parameter], optimizer: Any, scheduler: Any, epochs: list,
+             best_state: Any, best_auc: float, running: list[float] | None = None) -> None:  # fmt: skip
+        from safetensors.torch import save_file
+
         self.directory.mkdir(parents=True, exist_ok=True)
-        state = {
-            "key": self.key,
-            "step": step,
-            "trainable": {n: p.detach().cpu() for n, p in params.items()},
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "epochs": epochs,
-            "best_state": best_state,
-            "best_auc": best_auc,
-        }
-        temp = self.path.with_suffix(".tmp")
-        torch.save(state, temp)
-        os.replace(temp, self.path)
+        tensors = {f"trainable/{n}": p.detach().cpu().contiguous() for n, p in params.items()}
+        for name, value in (best_state or {}).items():
+            tensors[f"best/{name}"] = value.detach().cpu().contiguous()
+        optim = optimizer.state_dict()
+        for index, state in optim["state"].items():
+            for field_name, value in state.items():
+                value = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+                tensors[f"optimizer/{index}/{field_name}"] = value.detach().cpu().contiguous()
+        tensors["rng/torch"] = torch.get_rng_state()
+        meta = {
+            "format": 1, "key": self.key, "step": step, "epochs": epochs, "best_auc": _finite_or_none(best_auc),
+            "has_best": best_state is not None, "scheduler": scheduler.state_dict(),
+            "param_groups": optim["param_groups"], "running": list(running or []),
+        }  # fmt: skip
+        temp_tensors, temp_json = self.tensors.with_suffix(".tmp"), self.path.with_suffix(".tmp")
+        save_file(tensors, str(temp_tensors), metadata={"key": self.key, "step": str(step)})
+        temp_json.write_text(json.dumps(meta, default=_jsonable))
+        os.replace(temp_tensors, self.tensors)
+        os.replace(temp_json, self.path)
 
-    def load(self) -> dict[str, Any] | None:
+    def load(self, console: Console | None = None) -> dict[str, Any] | None:
+        """The saved state of this run, or None (no checkpoint, another run's, or unreadable)."""
         if not self.path.is_file():
             return None
-        state = torch.load(self.path, map_location="cpu", weights_only=False)
-        return state if state.get("key") == self.key else None
+        try:
+            from safetensors.torch import load_file
+
+            meta = json.loads(self.path.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict) or meta.get("key") != self.key:
+                return None
+            from safetensors import safe_open
+
+            with safe_open(str(self.tensors), framework="pt") as handle:
+                written = handle.metadata() or {}
+            if written.get("key") != self.key or written.get("step") != str(meta["step"]):
+                raise ValueError(f"{self.tensors.name} belongs to step {written.get('step')}, state.json to step {meta['step']}")
+            tensors = load_file(str(self.tensors))
+            state: dict[int, dict[str, torch.Tensor]] = {}
+            for name, value in tensors.items():
+                if name.startswith("optimizer/"):
+                    _, index, field_name = name.split("/", 2)
+                    state.setdefault(int(index), {})[field_name] = value
+            return {
+                "step": int(meta["step"]),
+                "epochs": list(meta["epochs"]),
+                "best_auc": -np.inf if meta["best_auc"] is None else float(meta["best_auc"]),
+                "best_state": {n[5:]: v for n, v in tensors.items() if n.startswith("best/")} if meta["has_best"] else None,
+                "trainable": {n[10:]: v for n, v in tensors.items() if n.startswith("trainable/")},
+                "optimizer": {"state": state, "param_groups": meta["param_groups"]},
+                "scheduler": meta["scheduler"],
+                "rng": tensors.get("rng/torch"),
+                "running": [float(x) for x in meta.get("running", [])],
+            }
+        except Exception as exc:  # noqa: BLE001 - any damage means "start fresh", said in one line
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            (console or Console(stderr=True)).print(
+                f"  warning: checkpoint {self.path} does not load ({reason}); training starts fresh", highlight=False
+            )
+            return None
 
     def clear(self) -> None:
-        for path in (self.path, self.path.with_suffix(".tmp")):
+        for path in (self.path, self.tensors, self.path.with_suffix(".tmp"), self.tensors.with_suffix(".tmp")):
             path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.directory.rmdir()
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, torch.Tensor):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 @contextlib.contextmanager
