@@ -81,6 +81,8 @@ def run(
     from recbench.tuning import load_named_config
 
     get_dataset_info(dataset)  # fail fast on a typo, before any model import or data load
+    if seed < 0:
+        raise RecbenchError(f"--seed {seed}: expected 0 or a positive integer")
     entry = get_model(model)
     if load_in_8bit and load_in_4bit:
         raise RecbenchError("--load-in-8bit and --load-in-4bit exclude each other")
@@ -130,6 +132,8 @@ def tune(
     from recbench.tuning import tune as run_tuning
 
     get_dataset_info(dataset)
+    if seed < 0:
+        raise RecbenchError(f"--seed {seed}: expected 0 or a positive integer")
     entry = get_model(model)
     apply_overrides([entry.config_class(), TrainConfig()], list(settings))  # validate before any trial
     result = run_tuning(
@@ -304,6 +308,8 @@ def _study_command(name: str, dataset: str, profile: str, seeds: Optional[list[i
     from recbench.studies import plan_study
 
     get_dataset_info(dataset)
+    if any(s < 0 for s in seeds or []):
+        raise RecbenchError(f"--seed {min(seeds or [0])}: expected 0 or a positive integer")
     plan = plan_study(name, dataset, profile, seeds or [0], data_dir, tuple(settings))
     if not _carry_out(plan, store, dry_run, keep_going):
         if not dry_run:

@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,7 +36,7 @@ def _base_rate(data: ProtocolData, rows: np.ndarray) -> float:
 
 @dataclass
 class PopConfig:
-    smoothing: float = field(default=10.0, metadata={"range": (0.0, None)})  # pseudo-ratings at the base rate
+    smoothing: float = 10.0  # pseudo-ratings at the base rate
 
 
 @register_model("pop", family="reference")
@@ -66,7 +66,7 @@ class Pop:
 
 @dataclass
 class UserMeanConfig:
-    smoothing: float = field(default=1.0, metadata={"range": (0.0, None)})  # pseudo-ratings at the base rate
+    smoothing: float = 1.0  # pseudo-ratings at the base rate
 
 
 @register_model("user-mean", family="reference")

@@ -17,11 +17,95 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 from recbench.errors import RecbenchError
+
+
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric setting (for a tuple setting: of each element).
+
+    Example:
+        >>> Range(0, 1, high_open=True).describe(), Range(1).describe()
+        ('a number in [0, 1)', 'a number >= 1')
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
+
+    def describe(self, integer: bool = False) -> str:
+        kind = "an integer" if integer else "a number"
+        if self.low is not None and self.high is not None:
+            return f"{kind} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{kind} {'>' if self.low_open else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"{kind} {'<' if self.high_open else '<='} {self.high:g}"
+        return f"a finite {'integer' if integer else 'number'}"
+
+
+POSITIVE = Range(0, None, low_open=True)
+AT_LEAST_ONE = Range(1)
+NON_NEGATIVE = Range(0)
+FRACTION = Range(0, 1, high_open=True)
+
+#: valid values of the settings every config shares by name; a field's own
+#: ``metadata={"range": Range(...)}`` wins. Every int / float field must be covered (a test checks).
+RANGES: dict[str, Range] = {
+    **dict.fromkeys(("lr", "head_lr", "alpha", "lora_alpha", "temperature"), POSITIVE),
+    **dict.fromkeys(("weight_decay", "smoothing"), NON_NEGATIVE),
+    **dict.fromkeys(("dropout", "gate_dropout", "lora_dropout", "warmup_ratio"), FRACTION),
+    **dict.fromkeys((
+        "batch_size", "eval_batch_size", "micro_batch_size", "epochs", "max_epochs", "embed_dim", "attention_dim",
+        "attention_hidden", "gru_hidden", "gru_layers", "heads", "cross_layers", "layers", "hidden",
+        "horizontal_filters", "horizontal_heights", "vertical_filters", "lora_rank", "rank", "n_meta",
+        "crm_history_length", "history_length",
+    ), AT_LEAST_ONE),  # fmt: skip
+    **dict.fromkeys((
+        "checkpoint_every", "n_train", "n_valid", "n_test", "max_train_rows", "patience", "sample_seed", "threads",
+        "prompt_history_length",
+    ), NON_NEGATIVE),  # fmt: skip
+}
+
+
+def range_of(config_class: type, field: dataclasses.Field) -> Range | None:
+    """The declared valid values of ``field`` (its metadata, else :data:`RANGES`), or None."""
+    return field.metadata.get("range") or RANGES.get(field.name)
+
+
+def check_value(field: dataclasses.Field, value: Any, shown: str | None = None) -> None:
+    """``value`` of ``field`` inside its declared range, else one line ``--set key=value: expected ...``."""
+    values = value if isinstance(value, tuple) else (value,)
+    numeric = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numeric:
+        return
+    bounds = range_of(type(None), field) or Range()
+    if all(bounds.contains(v) for v in numeric):
+        return
+    if shown is None:
+        shown = ",".join(map(str, values)) if isinstance(value, tuple) else str(value)
+    each = " for each value" if isinstance(value, tuple) else ""
+    raise RecbenchError(f"--set {field.name}={shown}: expected {bounds.describe(all(isinstance(v, int) for v in numeric))}{each}")
+
+
+def check_ranges(config: Any) -> None:
+    """Every numeric setting of ``config`` inside its declared range (one line naming the key)."""
+    for f in dataclasses.fields(config):
+        check_value(f, getattr(config, f.name))
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -42,7 +126,11 @@ def apply_overrides(configs: list[Any], assignments: list[str]) -> list[Any]:
             raise RecbenchError(f"--set {key}: unknown setting; valid keys: {', '.join(valid)}")
         for i in owners:
             hint = typing.get_type_hints(type(updated[i]))[key]
-            updated[i] = dataclasses.replace(updated[i], **{key: coerce(value, hint, key)})
+            coerced = coerce(value, hint, key)
+            check_value(next(f for f in dataclasses.fields(updated[i]) if f.name == key), coerced, value)
+            updated[i] = dataclasses.replace(updated[i], **{key: coerced})
+    for config in updated:
+        check_ranges(config)
     return updated
 
 

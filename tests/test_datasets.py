@@ -47,8 +47,10 @@ def test_ml1m_loader_reads_documented_format(tmp_path):
         (good_ratings(3) + "1::1::4::978300000::9\n", r"ratings\.dat: malformed line"),
         ("", r"ratings\.dat: file is empty"),
         ("\n\n", r"ratings\.dat: file is empty"),
-        (good_ratings(3) + "1::1::7::978300000\n", r"rating 7\.0 on data line 4 is not one of"),
+        (good_ratings(3) + "1::1::7::978399999\n", r"ratings.dat: rating 7\.0 on line 4 is not one of"),
         (good_ratings(3) + "9::1::4::978300000\n", r"refer to users missing from the user file \(first: user 9\)"),
+        (good_ratings(3) + "1::1::4::99999999999999999999999\n", r"ratings\.dat, line 4: field 'timestamp'"),
+        (good_ratings(3) + "1::1::1e308::978399999\n", r"ratings\.dat: rating inf on line 4 is not one of"),
     ],
 )
 def test_bad_ratings_file_names_the_problem(tmp_path, ratings, expected):
@@ -122,3 +124,29 @@ def test_generated_ml1m_shaped_file_reproduces_published_counts(tmp_path):
         "item_id": 3706, "title": 3706, "genre": 18,
     }  # fmt: skip
     assert data.n_features == 16_944
+
+
+def test_a_rating_listed_twice_at_the_same_time_is_refused_with_both_lines(tmp_path):
+    lines = good_ratings().splitlines()
+    ratings = "\n".join([*lines, lines[4]]) + "\n"
+    with pytest.raises(DataFormatError, match=rf"ratings\.dat: lines 5 and {len(lines) + 1} both rate item"):
+        load_dataset("ml-1m", write_ml1m(tmp_path, ratings))
+
+
+def test_a_re_rating_at_another_time_is_kept_in_time_order(tmp_path):
+    user, item, rating, when = good_ratings().splitlines()[4].split("::")
+    ratings = good_ratings() + f"{user}::{item}::{rating}::{int(when) + 10_000}\n"
+    raw = load_dataset("ml-1m", write_ml1m(tmp_path, ratings))
+    assert len(raw.ratings) == len(good_ratings().splitlines()) + 1
+
+
+def test_an_unreadable_ratings_file_is_a_data_error_naming_it(tmp_path, monkeypatch):
+    import recbench.datasets.tables as tables
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    directory = write_ml1m(tmp_path, good_ratings())
+    monkeypatch.setattr(tables, "_parse", refuse)
+    with pytest.raises(DataFormatError, match=r"ratings\.dat: cannot be read \(Permission denied\)"):
+        load_dataset("ml-1m", directory)

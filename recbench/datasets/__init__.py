@@ -28,7 +28,7 @@ from recbench.datasets.base import (
     register_dataset,
 )
 from recbench.datasets.movielens import load_ml1m, load_ml25m, load_ml100k
-from recbench.errors import DatasetNotFoundError
+from recbench.errors import DataFormatError, DatasetNotFoundError
 
 __all__ = [
     "DatasetInfo",
@@ -218,7 +218,12 @@ def fingerprint_files(info: DatasetInfo, directory: Path) -> Fingerprint:
     """sha256 every required file and compare with the publisher's known digests."""
     from recbench.datasets.fetch import file_digest
 
-    files = {name: file_digest(directory / name) for name in info.files}
+    files = {}
+    for name in info.files:
+        try:
+            files[name] = file_digest(directory / name)
+        except OSError as exc:
+            raise DataFormatError(f"{directory / name}: cannot be read ({exc.strerror or exc})") from None
     digest = hashlib.sha256("".join(f"{n}:{h}\n" for n, h in sorted(files.items())).encode()).hexdigest()
     for name, sha in files.items():
         variant = info.known_variants.get(f"{name}:{sha}")

@@ -64,7 +64,7 @@ def load_ml1m(directory: Path) -> RawDataset:
         encoding="latin-1",
     )
     items = pd.DataFrame({"item_id": movies["item_id"], "title": movies["title"], "genre": _first_genre(movies["genres"])})
-    return _assemble("ml-1m", ratings, users, items, ML1M_GENRES, tuple(float(r) for r in range(1, 6)), directory)
+    return _assemble("ml-1m", ratings, users, items, ML1M_GENRES, tuple(float(r) for r in range(1, 6)), directory / "ratings.dat")
 
 
 def load_ml100k(directory: Path) -> RawDataset:
@@ -90,7 +90,7 @@ def load_ml100k(directory: Path) -> RawDataset:
     items = pd.DataFrame(
         {"item_id": item_table["item_id"], "title": item_table["title"], "genre": np.asarray(genres, dtype=object)[first]}
     )
-    return _assemble("ml-100k", ratings, users[["user_id", *_PROFILE]], items, genres, tuple(float(r) for r in range(1, 6)), directory)
+    return _assemble("ml-100k", ratings, users[["user_id", *_PROFILE]], items, genres, tuple(float(r) for r in range(1, 6)), directory / "u.data")
 
 
 def load_ml25m(directory: Path) -> RawDataset:
@@ -119,7 +119,7 @@ def load_ml25m(directory: Path) -> RawDataset:
         genres=tuple(sorted(set(genre))),
         rating_values=tuple(float(r) for r in rating_values),
     )
-    check_consistency(raw, directory)
+    check_consistency(raw, directory / "ratings.csv", header=True)
     return raw
 
 
@@ -130,7 +130,7 @@ def _assemble(
     items: pd.DataFrame,
     genres: tuple[str, ...],
     rating_values: tuple[float, ...],
-    directory: Path,
+    ratings_file: Path,
 ) -> RawDataset:
     raw = RawDataset(
         name=name,
@@ -142,17 +142,38 @@ def _assemble(
         genres=genres,
         rating_values=rating_values,
     )
-    check_consistency(raw, directory)
+    check_consistency(raw, ratings_file)
     return raw
 
 
-def check_consistency(raw: RawDataset, directory: Path) -> None:
-    """Cross-file checks: every rated user and item is described, ratings are allowed values.
+def check_consistency(raw: RawDataset, ratings_file: Path, header: bool = False) -> None:
+    """Cross-file checks: every rated user and item is described, ratings are allowed values,
+    no rating is listed twice.
 
     Without these a truncated users or movies file would silently drop samples or produce
-    unknown categories.
+    unknown categories. Line numbers count the ratings file's lines from 1 (header included).
+
+    Duplicates: the same (user, item, timestamp) twice is refused, naming both lines: the
+    protocol's stable sort would put the copy right after the original, so the later sample
+    would show its own target and rating in its history (a label leak). The same (user, item)
+    at *different* times is kept, both in time order: a re-rating is something the user really
+    did, and the earlier rating is legitimate history for the later one (MovieLens' own files
+    have none; GoodReads-style logs can).
     """
+    directory = ratings_file.parent
     ratings = raw.ratings
+    first_line = 2 if header else 1
+    key = ratings[["user_id", "item_id", "timestamp"]]
+    repeated = key.duplicated(keep="first").to_numpy()
+    if repeated.any():
+        second = int(np.flatnonzero(repeated)[0])
+        same = (key == key.iloc[second]).all(axis=1).to_numpy()
+        first = int(np.flatnonzero(same)[0])
+        user, item, when = (int(v) for v in key.iloc[second])
+        raise DataFormatError(
+            f"{ratings_file}: lines {first + first_line} and {second + first_line} both rate item {item} by user {user} "
+            f"at time {when}; remove the duplicate (it would leak its own label into its history)"
+        )
     unknown_users = ~np.isin(ratings["user_id"].to_numpy(), raw.users["user_id"].to_numpy())
     if unknown_users.any():
         user = int(ratings["user_id"].to_numpy()[unknown_users][0])
@@ -169,7 +190,7 @@ def check_consistency(raw: RawDataset, directory: Path) -> None:
     if bad_rating.any():
         row = int(np.flatnonzero(bad_rating)[0])
         raise DataFormatError(
-            f"{directory}: rating {ratings['rating'].iloc[row]} on data line {row + 1} is not one of {list(raw.rating_values)}"
+            f"{ratings_file}: rating {ratings['rating'].iloc[row]} on line {row + first_line} is not one of {list(raw.rating_values)}"
         )
     for frame, key, what in ((raw.users, "user_id", "user"), (raw.items, "item_id", "item")):
         duplicated = frame[key].duplicated().to_numpy()

@@ -8,6 +8,7 @@ expected, instead of a pandas traceback or, worse, silently coerced NaNs.
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,15 +44,23 @@ def read_table(
     """
     if not path.is_file():
         raise DataFormatError(f"{path}: file not found")
-    if _is_blank(path):
+    try:
+        blank = _is_blank(path)
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if blank:
         raise DataFormatError(f"{path}: file is empty; expected lines of {_describe(columns, sep)}")
     n_fields = usecols or len(columns)
     names = list(columns) + [f"extra_{i}" for i in range(n_fields - len(columns))]
     dtypes = {name: _DTYPES[kind] for name, kind in columns.items()}
     dtypes.update({name: str for name in names[len(columns) :]})
     try:
-        frame = _parse(path, sep, encoding, header, names, dtypes)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # overflowing values are diagnosed below, by line
+            frame = _parse(path, sep, encoding, header, names, dtypes)
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except (ValueError, OverflowError, UnicodeDecodeError, pd.errors.ParserError):
         frame = None
     numeric = [name for name, kind in columns.items() if kind != "str"]
     if frame is None or frame[numeric].isna().any().any() or (frame.iloc[:, -1] == "").any():
@@ -140,11 +149,13 @@ def _raise_first_bad_field(path: Path, frame: pd.DataFrame, columns: dict[str, s
         numeric = pd.to_numeric(values, errors="coerce")
         bad = numeric.isna().to_numpy().copy()
         if kind == "int":
-            bad |= ~bad & (numeric.fillna(0).to_numpy() % 1 != 0)
+            as_float = numeric.fillna(0).to_numpy(dtype=np.float64)
+            # beyond int64 (e.g. a timestamp of 10**23) pandas gives up on the whole column
+            bad |= ~bad & ((as_float % 1 != 0) | (np.abs(as_float) >= 2.0**63))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             found = "empty" if values.iloc[row] == "" else f"{values.iloc[row]!r}"
-            expected = "an integer" if kind == "int" else "a number"
+            expected = "an integer (64-bit)" if kind == "int" else "a number"
             raise DataFormatError(f"{path}, line {row + first_line}: field {name!r} is {found}, expected {expected}")
 
 
