@@ -263,7 +263,8 @@ def _table2_one(
 ) -> Table:
     scored, labels = score(comparable)
     ranked = sorted(scored.values(), key=lambda s: (-s.auc_mean, s.logloss_mean, s.label))
-    reference = scored.get(wanted) or ranked[0]
+    variants = [k for k in scored if k.partition(" [")[0] == wanted]
+    reference = scored.get(wanted) or (scored[variants[0]] if len(variants) == 1 else None) or ranked[0]
     others = {k: v for k, v in scored.items() if k != reference.label}
     sig = compare_to_reference(reference, others, labels) if others else {}
     runner_up = max(others.values(), key=lambda s: (s.auc_mean, -s.logloss_mean), default=None)
@@ -313,7 +314,7 @@ def _table2_one(
     where = f", LM size profile `{profile}`" if profile else ""
     ref_name = display_name(reference.label)
     description = [_describe(key, canonical, comparable, where)]
-    if reference.label != wanted:
+    if reference.label.partition(" [")[0] != wanted:
         description.append(
             f"{display_name(wanted)} has no run here, so RelImpr and the tests use the best model, {ref_name}, as the reference."
         )
