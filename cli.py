@@ -249,12 +249,23 @@ def _carry_out(plan: list, store: list[Path], dry_run: bool, keep_going: bool) -
     from recbench.runstore import open_stores
     from recbench.studies import check_plan, execute, resolve_variant
 
+    from recbench.estimates import Costs, estimate, format_duration
+
     run_store = open_stores(store)
     planned = check_plan(plan, run_store, resolve_variant)
     todo = sum(p.recorded is None for p in planned)
+    costs, total, unknown = Costs(run_store.records()), 0.0, 0
     for item in planned:
-        console.print(item.describe(), markup=False, highlight=False, soft_wrap=True)
+        line = item.describe()
+        if item.recorded is None:
+            seconds = estimate(item.request, resolve_variant(item.request.dataset, item.request.data_dir), costs)
+            total, unknown = total + (seconds or 0.0), unknown + (seconds is None)
+            line += f"  ~{format_duration(seconds)}"
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"{len(planned)} planned runs: {len(planned) - todo} already recorded, {todo} to run")
+    if todo:
+        caveat = f"; {unknown} run(s) have no measured cost yet (no recorded run of that model)" if unknown else ""
+        console.print(f"estimated time for the runs to make: {format_duration(total)} of one core at the recorded rates{caveat}")
     if dry_run or todo == 0:
         return todo == 0
     made, failures = execute(planned, run_store, err_console, keep_going=keep_going)

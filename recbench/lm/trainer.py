@@ -170,8 +170,13 @@ def train(
     checkpoint_dir: Path | None = None,
     validate: Callable[[], dict[str, float]] | None = None,
     console: Console | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> LMTrainResult:
-    """Tune ``model``'s trainable parameters on ``train_rows``; see the module docstring."""
+    """Tune ``model``'s trainable parameters on ``train_rows``; see the module docstring.
+
+    ``on_step(step)`` runs after every optimizer step (a learning curve; it must leave the
+    model in train mode).
+    """
     from accelerate import Accelerator
 
     console = console or Console(stderr=True)
@@ -237,6 +242,9 @@ def train(
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
+                if on_step is not None:
+                    on_step(step)
+                    head.train()
                 running.append(total_loss / max(1, n_answer))
                 advance(1, loss=float(np.mean(running[-20:])))
                 result.train_samples += len(chosen)
