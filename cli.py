@@ -151,7 +151,7 @@ def leaderboard(
     store: list[Path] = StoreOption,
     fmt: str = typer.Option("md", "--format", help="md, csv, latex or html."),
     paper: bool = typer.Option(False, "--paper", help="Show the paper's published numbers beside ours, labelled."),
-    table: str = typer.Option("all", "--table", help="2 (models), 3 (ablations), 4 (time per sample) or all."),
+    table: str = typer.Option("all", "--table", help="2 (models), 3 (ablations), 4 (time per sample), claims (the paper's claims decided) or all."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (stamped with commit and date)."),
     figures: Optional[Path] = typer.Option(None, "--figures", help="Also draw Figures 4-6 as PNGs into this folder."),
     profile: Optional[str] = typer.Option(None, "--profile", help="Only this LM size profile's LM runs (cpu or paper); ID runs always."),

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -223,21 +223,19 @@ def profile_of(record: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- Table 2
 
 
-def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False, reference: str | None = None) -> list[Table]:
-    """Table 2 for every set of comparable plain runs in ``records``.
+def table2_sets(store: RunStore, records: Iterable[dict[str, Any]]) -> Iterator[tuple[tuple, str, str | None, ComparableSet, _Views, list[tuple]]]:
+    """Each comparable set of plain runs: (data key, canonical, LM profile, set, views, all data keys).
 
-    ``reference`` is the entry whose RelImpr and significance tests the table reports (default
-    RecLoRA, else the best entry): a user's own model, to ask "does mine beat every baseline?".
+    One set per LM profile with the ID and reference models cut to its rows, then the ID models
+    on all their rows; Table 2 and the claims (``recbench.claims``) read the same sets.
     """
     main = [r for r in records if is_result(r) and r.get("study") is None]
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for record in main:
         groups[data_key(record)].append(record)
-    tables = []
     for key in sorted(groups):
         group = groups[key]
         profiles: list[str | None] = sorted({profile_of(r) for r in group if family(r) == "lm"})
-        # each LM profile with the ID models cut to its rows, then the ID models on all their rows
         for profile in [*profiles, None]:
             members = [r for r in group if family(r) != "lm" or (profile is not None and profile_of(r) == profile)]
             if not members:
@@ -249,11 +247,22 @@ def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = Fal
             entries = {m: views(latest_per_seed(rs)) for m, rs in by_model.items()}
             entries = {m: v for m, v in entries.items() if v}
             for comparable in comparable_sets(entries):
-                table = _table2_one(key, _canonical(group), profile, comparable, views, paper, reference or REFERENCE)
-                mismatch = data_mismatch_note(key, groups)
-                if mismatch:
-                    table.notes.insert(0, mismatch)
-                tables.append(table)
+                yield key, _canonical(group), profile, comparable, views, list(groups)
+
+
+def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False, reference: str | None = None) -> list[Table]:
+    """Table 2 for every set of comparable plain runs in ``records``.
+
+    ``reference`` is the entry whose RelImpr and significance tests the table reports (default
+    RecLoRA, else the best entry): a user's own model, to ask "does mine beat every baseline?".
+    """
+    tables = []
+    for key, canonical, profile, comparable, views, keys in table2_sets(store, records):
+        table = _table2_one(key, canonical, profile, comparable, views, paper, reference or REFERENCE)
+        mismatch = data_mismatch_note(key, keys)
+        if mismatch:
+            table.notes.insert(0, mismatch)
+        tables.append(table)
     return tables
 
 
@@ -560,13 +569,18 @@ TABLE_BUILDERS = {"2": table2, "3": table3, "4": table4}
 def build_tables(
     store: RunStore, records: list[dict[str, Any]], which: str = "all", paper: bool = False, reference: str | None = None
 ) -> list[Table]:
-    """The requested tables ("2", "3", "4" or "all") from ``records``; ``reference``: see :func:`table2`."""
-    if which != "all" and which not in TABLE_BUILDERS:
-        raise RecbenchError(f"--table {which}: expected 2, 3, 4 or all")
-    chosen = TABLE_BUILDERS if which == "all" else {which: TABLE_BUILDERS[which]}
-    tables = []
-    for name, build in chosen.items():
-        tables += build(store, records, paper, reference) if name == "2" else build(store, records, paper)
+    """The requested tables ("2", "3", "4", "claims" or "all") from ``records``; ``reference``: see :func:`table2`."""
+    if which == "claims":
+        from recbench.claims import claims_tables
+
+        tables = claims_tables(store, records)
+    elif which != "all" and which not in TABLE_BUILDERS:
+        raise RecbenchError(f"--table {which}: expected 2, 3, 4, claims or all")
+    else:
+        chosen = TABLE_BUILDERS if which == "all" else {which: TABLE_BUILDERS[which]}
+        tables = []
+        for name, build in chosen.items():
+            tables += build(store, records, paper, reference) if name == "2" else build(store, records, paper)
     problems = [str(p) for p in getattr(store, "problems", [])]
     if problems:
         note = f"Skipped {len(problems)} damaged run(s) of the store: " + "; ".join(problems) + "."

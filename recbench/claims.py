@@ -1,0 +1,120 @@
+"""The paper's claims, one line each, decided from the recorded runs.
+
+Why: "RecLoRA beats ReLLa" is only worth writing down next to the numbers and the test behind
+it, and a claim table typed by hand drifts from the runs. Each claim here is a pair of table
+entries on the identical test rows of one comparable set (Tables 2 and 3), decided by DeLong
+on every seed pair at ALPHA (:func:`recbench.compare.compare_to_reference`):
+
+* **holds**: the first entry's AUC is higher and the difference is significant;
+* **fails**: the second entry is significantly better;
+* **undecided**: neither is significantly better on these rows;
+* **no runs**: one of the two entries has no recorded run here yet.
+
+Rendered by ``recbench leaderboard --table claims`` like any table, so the committed claims are
+re-built from the committed store by the same test as the tables.
+
+Example:
+    >>> [c.text for c in TABLE2_CLAIMS][:2]
+    ['RecLoRA beats ReLLa (same backbone)', 'ReLLa beats TALLRec (same backbone)']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from recbench.compare import ALPHA, Scored, comparable_sets, compare_to_reference, format_p, score
+from recbench.paper_tables import (
+    _entries_by,
+    _study_groups,
+    _Views,
+    ablation_variant,
+    display_name,
+    table2_sets,
+)
+from recbench.render import MISSING, Table
+from recbench.runstore import RunStore
+from recbench.studies import ABLATION_VARIANTS, ID_MODELS
+
+ZERO_SHOT = "rella [n_train=0]"
+BEST_ID = "<best ID model>"
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str
+    better: str
+    worse: str
+
+
+TABLE2_CLAIMS = (
+    Claim("RecLoRA beats ReLLa (same backbone)", "reclora", "rella"),
+    Claim("ReLLa beats TALLRec (same backbone)", "rella", "tallrec"),
+    Claim("RecLoRA beats the best ID model", "reclora", BEST_ID),
+    Claim("TALLRec beats the untrained backbone (zero-shot)", "tallrec", ZERO_SHOT),
+    Claim("ReLLa beats the untrained backbone (zero-shot)", "rella", ZERO_SHOT),
+    Claim("RecLoRA beats the untrained backbone (zero-shot)", "reclora", ZERO_SHOT),
+    Claim("TALLRec beats user-mean", "tallrec", "user-mean"),
+    Claim("ReLLa beats user-mean", "rella", "user-mean"),
+    Claim("RecLoRA beats user-mean", "reclora", "user-mean"),
+    Claim("CTR-BERT beats user-mean", "ctr-bert", "user-mean"),
+)
+TABLE3_CLAIMS = tuple(Claim(f"Full RecLoRA beats RecLoRA {v}", "full", v) for v in ABLATION_VARIANTS[1:])
+
+
+def decide(scored: dict[str, Scored], labels: np.ndarray, claim: Claim) -> list[str]:
+    """One row: claim, AUCs, DeLong p, verdict."""
+    better, worse = scored.get(claim.better), scored.get(claim.worse)
+    if better is None or worse is None:
+        return [claim.text, MISSING, MISSING, MISSING, MISSING, "no runs"]
+    forward = compare_to_reference(better, {worse.label: worse}, labels)[worse.label]
+    backward = compare_to_reference(worse, {better.label: better}, labels)[better.label]
+    verdict = "holds" if forward.beats else "fails" if backward.beats else "undecided"
+    name = display_name(worse.label) if claim.worse == BEST_ID else ""
+    text = f"{claim.text} ({name})" if name else claim.text
+    return [text, f"{better.auc_mean:.4f}", f"{worse.auc_mean:.4f}", format_p(forward.delong_p), str(len(labels)), verdict]
+
+
+def _with_best_id(scored: dict[str, Scored]) -> dict[str, Scored]:
+    ids = [s for k, s in scored.items() if k in ID_MODELS or k.partition(" [")[0] in ID_MODELS]
+    if ids:
+        return {**scored, BEST_ID: max(ids, key=lambda s: (s.auc_mean, -s.logloss_mean))}
+    return scored
+
+
+HEADERS = ["Claim", "AUC (first)", "AUC (second)", "DeLong p", "test rows", "verdict"]
+
+
+def claims_tables(store: RunStore, records: Iterable[dict[str, Any]]) -> list[Table]:
+    """One claims table per comparable set that has language-model runs (Table 2), then Table 3's."""
+    records = list(records)
+    tables = []
+    for key, _canonical, profile, comparable, _views, _keys in table2_sets(store, records):
+        if profile is None:
+            continue
+        scored, labels = score(comparable)
+        rows = [decide(_with_best_id(scored), labels, c) for c in TABLE2_CLAIMS]
+        tables.append(_table(f"Claims — {key[0]} ({profile} profile), Table 2", key, rows))
+    for gkey, group in sorted(_study_groups(records, "ablation").items()):
+        views = _Views(store)
+        entries = _entries_by([r for r in group if r["model"] == "reclora"], ablation_variant, views)
+        for comparable in comparable_sets(entries):
+            scored, labels = score(comparable)
+            if len(scored) < 2:
+                continue
+            rows = [decide(scored, labels, c) for c in TABLE3_CLAIMS]
+            tables.append(_table(f"Claims — {gkey[0]} ({gkey[3]} profile), Table 3", gkey[:3], rows))
+    return tables
+
+
+def _table(title: str, key: tuple, rows: list[list[str]]) -> Table:
+    description = [f"Data `{key[0]}` sha256 `{key[1]}`, protocol v{key[2]}; each claim on the test rows both entries share."]
+    notes = [
+        f"holds: the first entry's AUC is higher with DeLong p < {ALPHA} on every seed pair (largest p shown); "
+        "fails: the second is significantly better; undecided: neither; no runs: an entry has no recorded run.",
+        "p-values are per claim, not adjusted across claims.",
+    ]
+    return Table(title, HEADERS, rows, description, notes)
