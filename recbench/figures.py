@@ -25,7 +25,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from recbench.compare import latest_per_seed
-from recbench.paper_tables import data_key, display_name, is_result, profile_of
+from recbench.paper_tables import data_key, display_name, profile_of
+from recbench.records import is_result, measured_overrides
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,7 @@ def point_of(record: dict[str, Any], figure: Figure) -> float | None:
         return study.get("x")
     if record.get("model") not in figure.models or not figure.setting:
         return None
-    from recbench.studies import _measured
-
-    keys = {text.partition("=")[0] for text in _measured(record.get("overrides") or ())}
+    keys = {text.partition("=")[0] for text in measured_overrides(record.get("overrides") or ())}
     if not keys <= {figure.setting}:
         return None
     value = {**(record.get("train_config") or {}), **(record.get("config") or {})}.get(figure.setting)

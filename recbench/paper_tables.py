@@ -48,7 +48,7 @@ from recbench.errors import RecbenchError
 from recbench.metrics import relative_improvement
 from recbench.paper import PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4, paper_column
 from recbench.render import MISSING, Cell, Table, rank_marks
-from recbench.records import StoreProblem
+from recbench.records import StoreProblem, is_plain_run, is_result, measured_overrides
 from recbench.runstore import RunStore
 from recbench.studies import ABLATION_VARIANTS, ID_MODELS, LM_MODELS, REFERENCE_MODELS, TIME_VARIANTS, parse_time_variant
 
@@ -74,10 +74,8 @@ def variant_label(record: dict[str, Any]) -> str:
     Runs with different settings are different entries of a table, never averaged together
     as seeds of one model; settings that only place or pace a run are ignored.
     """
-    from recbench.studies import _measured
-
     defaults = _default_settings(record.get("model", ""))
-    measured = [m for m in _measured(record.get("overrides") or ()) if _differs(m, defaults)]
+    measured = [m for m in measured_overrides(record.get("overrides") or ()) if _differs(m, defaults)]
     return f"{record['model']} [{', '.join(measured)}]" if measured else record["model"]
 
 
@@ -125,11 +123,6 @@ def _std(scored: Scored, which: str) -> str:
 
 
 # --------------------------------------------------------------------------- selection
-
-
-def is_result(record: dict[str, Any]) -> bool:
-    """A finished, test-scored run (not a tuning trial)."""
-    return record.get("purpose", "run") in (None, "run") and "test" in (record.get("metrics") or {})
 
 
 def study_name(record: dict[str, Any]) -> str | None:
@@ -405,9 +398,7 @@ def _study_groups(records: Iterable[dict[str, Any]], name: str) -> dict[tuple, l
 
 def is_plain_full_run(record: dict[str, Any]) -> bool:
     """A Table-2 RecLoRA run with default settings is also Table 3's "full" row (no second run)."""
-    from recbench.studies import _measured
-
-    return record.get("model") == REFERENCE and not record.get("study") and not _measured(record.get("overrides") or ())
+    return is_plain_run(record, REFERENCE)
 
 
 def ablation_variant(record: dict[str, Any]) -> str:

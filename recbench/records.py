@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,34 @@ import numpy as np
 RECORD_SCHEMA_VERSION = 1
 
 _REQUIRED_TEXT = ("run_id", "model", "dataset")
+
+#: overrides that do not change what a run measures (where and how fast it runs)
+RESOURCE_KEYS = frozenset({"threads", "device", "eval_batch_size"})
+
+
+def measured_overrides(overrides: Iterable[str]) -> tuple[str, ...]:
+    """Overrides that change what a run measures, normalised (last value of a key wins, sorted).
+
+    Example:
+        >>> measured_overrides(["threads=1", "lr=1e-3", "lr=2e-3"])
+        ('lr=2e-3',)
+    """
+    settings: dict[str, str] = {}
+    for text in overrides:
+        key, _, value = str(text).partition("=")
+        if key.strip() not in RESOURCE_KEYS:
+            settings[key.strip()] = value.strip()
+    return tuple(sorted(f"{k}={v}" for k, v in settings.items()))
+
+
+def is_result(record: dict[str, Any]) -> bool:
+    """A finished, test-scored run (not a tuning trial): what tables, plans and figures count."""
+    return record.get("purpose", "run") in (None, "run") and "test" in (record.get("metrics") or {})
+
+
+def is_plain_run(record: dict[str, Any], model: str) -> bool:
+    """A run of ``model`` outside any study with default settings (RecLoRA's is also Table 3's "full")."""
+    return record.get("model") == model and not record.get("study") and not measured_overrides(record.get("overrides") or ())
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recbench.errors import RecbenchError
+from recbench.records import RESOURCE_KEYS, is_plain_run, is_result, measured_overrides  # noqa: F401 (RESOURCE_KEYS re-exported)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -79,8 +80,6 @@ _FALLBACK_FEW_SHOT = {"paper": 70_000, "cpu": 1_024}
 #: Table 4 rows "text/ID": ReLLa varies its text history, RecLoRA its CRM's ID history
 TIME_VARIANTS = ("10/-", "30/-", "60/-", "10/30", "10/60")
 
-#: overrides that do not change what a run measures (where and how fast it runs)
-RESOURCE_KEYS = frozenset({"threads", "device", "eval_batch_size"})
 
 
 def few_shot_size(profile: str) -> int:
@@ -243,21 +242,11 @@ def plan_reproduce(
 # --------------------------------------------------------------------------- resuming
 
 
-def _measured(overrides: Iterable[str]) -> tuple[str, ...]:
-    """Overrides that change what a run measures, normalised (last value of a key wins, sorted)."""
-    settings: dict[str, str] = {}
-    for text in overrides:
-        key, _, value = str(text).partition("=")
-        if key.strip() not in RESOURCE_KEYS:
-            settings[key.strip()] = value.strip()
-    return tuple(sorted(f"{k}={v}" for k, v in settings.items()))
-
-
 def identity(model: str, variant: str, seed: int, profile: str | None, study: dict[str, Any] | None,
              overrides: Iterable[str]) -> tuple:  # fmt: skip
     """What makes two runs "the same run" for resuming."""
     study_key = tuple(sorted((k, str(v)) for k, v in (study or {}).items()))
-    return (model, variant, int(seed), profile, study_key, _measured(overrides))
+    return (model, variant, int(seed), profile, study_key, measured_overrides(overrides))
 
 
 def record_identity(record: dict[str, Any]) -> tuple:
@@ -305,9 +294,9 @@ def check_plan(
     variant_of = variant_of or (lambda name, _dir: name)
     done: dict[tuple, str] = {}
     for record in store.records():
-        if record.get("purpose", "run") in (None, "run") and "test" in (record.get("metrics") or {}):
+        if is_result(record):
             done[record_identity(record)] = record["run_id"]
-            if record.get("model") == "reclora" and not record.get("study") and not _measured(record.get("overrides") or ()):
+            if is_plain_run(record, "reclora"):
                 # the Table-2 RecLoRA run is also Table 3's "full" row: never run it twice
                 full = {**record, "study": {"name": "ablation", "variant": "full"}}
                 done.setdefault(record_identity(full), record["run_id"])

@@ -1,4 +1,4 @@
-"""Summary tables and the paper's Tables 2-4: seeds aggregate, only identical test rows are compared
+"""The paper's Tables 2-4: seeds aggregate, only identical test rows are compared
 (nested rows restricted by row id, others kept apart), significance marks, ties, missing runs, figures."""
 
 from __future__ import annotations
@@ -13,47 +13,11 @@ import pytest
 from recbench.compare import RunView, comparable_sets, compare_to_reference, score
 from recbench.errors import RecbenchError
 from recbench.figures import draw_figures
-from recbench.leaderboard import render_summary, summarize
 from recbench.metrics import auc as auc_score
 from recbench.metrics import evaluate
 from recbench.paper_tables import build_tables, table2, table3, table4
 from recbench.render import render_tables
 from recbench.runstore import RunStore
-
-
-def record(model: str, seed: int, auc: float, digest: str = "a" * 64, purpose: str = "run", rows: int = 100) -> dict:
-    return {
-        "model": model, "seed": seed, "purpose": purpose, "dataset": "ml-1m", "dataset_variant": "ml-1m",
-        "protocol_version": 1, "fingerprint": {"digest": digest, "canonical": "yes"},
-        "metrics": {"test": {"auc": auc, "logloss": 0.5, "rows": rows}} if purpose == "run" else {"valid": {"auc": auc}},
-    }  # fmt: skip
-
-
-def test_seeds_are_averaged_with_sample_std():
-    (row,) = summarize([record("din", 0, 0.80), record("din", 1, 0.82)])
-    assert row["seeds"] == 2 and math.isclose(row["auc_mean"], 0.81)
-    assert math.isclose(row["auc_std"], math.sqrt(2 * 0.01**2))
-
-
-def test_single_seed_has_no_std_and_renders_plainly():
-    rows = summarize([record("din", 0, 0.8)])
-    assert math.isnan(rows[0]["auc_std"])
-    assert "| din     | 0.8000" in render_summary(rows)
-
-
-def test_rerun_of_a_seed_replaces_the_earlier_run():
-    (row,) = summarize([record("din", 0, 0.70), record("din", 0, 0.80)])
-    assert row["seeds"] == 1 and row["auc_mean"] == 0.80
-
-
-def test_different_data_or_rows_are_separate_tables():
-    rows = summarize([record("din", 0, 0.8), record("din", 0, 0.7, digest="b" * 64), record("sim", 0, 0.9, rows=99)])
-    assert len(rows) == 3
-    assert render_summary(rows).count("### ml-1m") == 3
-
-
-def test_tuning_trials_are_excluded():
-    assert summarize([record("din", 0, 0.8, purpose="tune")]) == []
 
 
 # --------------------------------------------------------------------------- Tables 2-4 on identical rows
@@ -295,7 +259,7 @@ def test_table4_improvements_and_time_increases(store):
 
 
 def test_build_tables_rejects_an_unknown_table(store):
-    with pytest.raises(RecbenchError, match="--table 5: expected 2, 3, 4 or all"):
+    with pytest.raises(RecbenchError, match="--table 5: expected 2, 3, 4, claims or all"):
         build_tables(store, [], "5")
 
 

@@ -193,7 +193,7 @@ def test_ablate_and_study_dry_runs_show_the_plan(store):
         (["study", "n_meta", "-d", "ml-2m"], "unknown dataset 'ml-2m'"),
         (["ablate", "-d", "synth", "--profile", "gpu", "--dry-run"], "--profile gpu: expected one of cpu, paper"),
         (["reproduce", "--profile", "cpu", "--data-dir", "x", "--dry-run"], "--data-dir needs exactly one --dataset"),
-        (["leaderboard", "--table", "9"], "--table 9: expected 2, 3, 4 or all"),
+        (["leaderboard", "--table", "9"], "--table 9: expected 2, 3, 4, claims or all"),
         (["leaderboard", "--table", "3"], "no ablation runs"),
         (["leaderboard", "--format", "pdf"], "--format pdf: expected one of md, csv, latex, html"),
     ],
