@@ -58,7 +58,7 @@ def main() -> None:
         report("ml-1m-u2999 (real)", measure("ml-1m-u2999", SHARED / "ml-1m-u2999"))
     else:
         print("ml-1m-u2999: not on this machine, skipped")
-    from recbench.datasets.writers import write_ml25m
+    from recbench.testing.writers import write_ml25m
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()

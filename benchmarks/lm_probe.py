@@ -66,9 +66,7 @@ def overfit(args, data) -> None:
 
 def hidden_states(model, cfg, rows) -> np.ndarray:
     from recbench.lm.prompts import collate, length_buckets
-    from recbench.lm.trainer import AnswerHead
 
-    head = AnswerHead(model.lm, cfg.autocast).eval()
     encoded = model.encode(rows)
     base = model.lm.get_base_model() if hasattr(model.lm, "get_base_model") else model.lm
     out = np.zeros((len(rows), base.config.hidden_size), dtype=np.float32)

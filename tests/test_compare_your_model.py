@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import recbench.registry as registry
 from cli import app
 from recbench.datasets import load_dataset
-from recbench.datasets.writers import write_ml100k
+from recbench.testing.writers import write_ml100k
 
 runner = CliRunner()
 

@@ -113,7 +113,7 @@ def test_u2999_files_under_the_ml1m_name_are_flagged_as_the_subset():
 
 
 def test_generated_ml1m_shaped_file_reproduces_published_counts(tmp_path):
-    from recbench.datasets.writers import write_ml1m_shaped
+    from recbench.testing.writers import write_ml1m_shaped
 
     write_ml1m_shaped(tmp_path, seed=0)
     data = prepare(load_dataset("ml-1m", tmp_path))

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from recbench.datasets import base, load_dataset
-from recbench.datasets.writers import write_ml100k
+from recbench.testing.writers import write_ml100k
 from recbench.runstore import RunStore
 
 

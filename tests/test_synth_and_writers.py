@@ -28,11 +28,11 @@ from recbench.datasets.goodreads import (
     INTERACTIONS_FILE,
     load_goodreads,
     parse_goodreads_time,
-    write_goodreads,
 )
 from recbench.datasets.movielens import ML1M_GENRES, ML1M_OCCUPATIONS, load_ml1m, load_ml100k
 from recbench.datasets.synth import generate_synth
-from recbench.datasets.writers import write_ml1m, write_ml1m_shaped, write_ml25m, write_ml100k
+from recbench.testing.goodreads_writer import write_goodreads
+from recbench.testing.writers import write_ml1m, write_ml1m_shaped, write_ml25m, write_ml100k
 from recbench.errors import DataFormatError
 
 

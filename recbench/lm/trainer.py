@@ -25,7 +25,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Sequence
+from typing import Any, Callable, Iterator, Literal
 
 import numpy as np
 import torch
@@ -33,7 +33,6 @@ from rich.console import Console
 
 from recbench.errors import RecbenchError
 from recbench.lm.prompts import EncodedPrompt, TokenBatch, collate, length_buckets
-from recbench.metrics import evaluate
 
 
 @dataclass
