@@ -203,30 +203,41 @@ def genre_item_vectors(data: ProtocolData) -> np.ndarray:
     return vectors
 
 
-def language_model_item_vectors(data: ProtocolData, backbone: str | None = None) -> np.ndarray:
-    """SPEC 3.9's vectors: the backbone's mean-pooled item-text embedding, PCA-reduced (cached)."""
-    from recbench.lm.embeddings import DEFAULT_BACKBONE, lm_item_vectors
-
-    return lm_item_vectors(data, backbone or DEFAULT_BACKBONE)
-
-
-#: Item vector sources by name; callers select sources only through this table. "lm" embeds
-#: item texts with the default backbone; "lm:<backbone>" (any backbone name) with another one.
+#: Item vector sources by name; callers select sources only through this table. Other layers
+#: add theirs with :func:`register_vector_source` (the LM layer registers "lm", and "lm:<backbone>"
+#: for any backbone), so this core module never imports them.
 ITEM_VECTOR_SOURCES: dict[str, Callable[[ProtocolData], np.ndarray]] = {
     "cooccurrence": cooccurrence_item_vectors,
     "genre": genre_item_vectors,
-    "lm": language_model_item_vectors,
 }
+#: sources named "<prefix>:<argument>", e.g. "lm:owner/model": prefix -> builder(data, argument)
+PARAMETERISED_SOURCES: dict[str, Callable[[ProtocolData, str], np.ndarray]] = {}
+
+
+def register_vector_source(
+    name: str, build: Callable[[ProtocolData], np.ndarray], parameterised: Callable[[ProtocolData, str], np.ndarray] | None = None
+) -> None:
+    """Make ``item_vectors=name`` (and ``name:ARG`` when ``parameterised`` is given) available."""
+    ITEM_VECTOR_SOURCES[name] = build
+    if parameterised is not None:
+        PARAMETERISED_SOURCES[name] = parameterised
 
 
 def vector_builder(source: str) -> Callable[[ProtocolData], np.ndarray]:
-    if source.startswith("lm:") and len(source) > 3:
-        return lambda data: language_model_item_vectors(data, source[3:])
+    prefix, sep, argument = source.partition(":")
+    if source not in ITEM_VECTOR_SOURCES and prefix not in PARAMETERISED_SOURCES:
+        from recbench.registry import load_plugins
+
+        load_plugins()  # the model packages import the layers that register their sources
+    if sep and argument and prefix in PARAMETERISED_SOURCES:
+        build = PARAMETERISED_SOURCES[prefix]
+        return lambda data: build(data, argument)
     try:
         return ITEM_VECTOR_SOURCES[source]
     except KeyError:
+        extra = "".join(f" or {p}:<argument>" for p in sorted(PARAMETERISED_SOURCES))
         raise RecbenchError(
-            f"unknown item vector source {source!r}; choose one of: {', '.join(sorted(ITEM_VECTOR_SOURCES))} or lm:<backbone>"
+            f"unknown item vector source {source!r}; choose one of: {', '.join(sorted(ITEM_VECTOR_SOURCES))}{extra}"
         ) from None
 
 

@@ -8,6 +8,7 @@ every metric exists, so a failure at any step leaves the store unchanged.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -196,7 +197,12 @@ def _train_language_model(entry: ModelEntry, model_config: Any, train_config: An
         f"[bold]{entry.name}[/] on {data.dataset} (seed {request.seed}, backbone {getattr(train_config, 'backbone', '-')}): "
         f"{len(train_rows):,} few-shot train / {len(valid_rows):,} valid / {len(test_rows):,} test rows"
     )
-    model = entry.cls(model_config, data, train_config, seed=request.seed, store=store, console=console)
+    def run_prerequisite(model: str, overrides: tuple[str, ...]) -> dict[str, Any]:
+        """Train and record a run the model needs first (RecLoRA's CRM): same data, same seed."""
+        return run_on_data(RunRequest(model, data.dataset, request.seed, None, overrides), data, store, console)
+
+    extra = {"run_prerequisite": run_prerequisite} if "run_prerequisite" in inspect.signature(entry.cls.__init__).parameters else {}
+    model = entry.cls(model_config, data, train_config, seed=request.seed, store=store, console=console, **extra)
     validate = None
     if len(valid_rows):
         validate = lambda: evaluate(data.labels(valid_rows), model.score(valid_rows))  # noqa: E731

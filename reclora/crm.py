@@ -13,7 +13,7 @@ Stage 2 keeps it frozen: R_c is its penultimate MLP output for each sample (targ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -77,14 +77,26 @@ def find_crm_run(store: RunStore, data: ProtocolData, request: CRMRequest, seed:
     return (same_seed or candidates)[-1]
 
 
-def obtain_crm(store: RunStore, data: ProtocolData, request: CRMRequest, seed: int, console: Console) -> tuple[CTRModel, dict[str, Any]]:
-    """Stage 1: reuse or train the CRM; returns it frozen, in eval mode, with its record."""
-    from recbench.runner import RunRequest, run_on_data
+def obtain_crm(
+    store: RunStore, data: ProtocolData, request: CRMRequest, seed: int, console: Console,
+    run_prerequisite: Callable[[str, tuple[str, ...]], dict[str, Any]] | None = None,
+) -> tuple[CTRModel, dict[str, Any]]:  # fmt: skip
+    """Stage 1: reuse or train the CRM; returns it frozen, in eval mode, with its record.
 
+    Training is the harness's job: ``run_prerequisite(model, overrides)`` (handed in by the
+    runner) trains and records the run on the same data and seed; this package never starts runs.
+    """
     record = find_crm_run(store, data, request, seed)
     if record is None:
+        if run_prerequisite is None:
+            hint = " ".join(f"--set {o}" for o in request.overrides() if not o.startswith("threads="))
+            raise RecbenchError(
+                f"no recorded {request.model} run with history {request.history_length} to serve as RecLoRA's CRM in "
+                f"{', '.join(str(r) for r in store.roots)}; record one first (recbench run --model {request.model} {hint}) "
+                "or run RecLoRA through recbench run, which trains it"
+            )
         console.print(f"  Few2Many stage 1: no recorded {request.model} run with history {request.history_length}; training one on the full training split")
-        record = run_on_data(RunRequest(request.model, data.dataset, seed, None, request.overrides()), data, store, console)
+        record = run_prerequisite(request.model, request.overrides())
     else:
         console.print(f"  Few2Many stage 1: reusing recorded CRM run {record['run_id']}")
     entry = get_model(request.model)

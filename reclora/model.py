@@ -70,7 +70,8 @@ class RecLoRA(PromptRecommender):
 
     Config = RecLoRAConfig
 
-    def __init__(self, config: RecLoRAConfig, data: Any, lm_config: Any, *, seed: int = 0, store: RunStore | None = None, console: Any = None, backbone: Any = None, crm: Any = None) -> None:
+    def __init__(self, config: RecLoRAConfig, data: Any, lm_config: Any, *, seed: int = 0, store: RunStore | None = None,
+                 console: Any = None, backbone: Any = None, crm: Any = None, run_prerequisite: Any = None) -> None:  # fmt: skip
         from rich.console import Console
 
         console = console or Console(stderr=True)
@@ -86,7 +87,7 @@ class RecLoRA(PromptRecommender):
                 parameter.requires_grad_(False)
             self.crm, self.crm_record = crm, {"run_id": None}
         else:
-            self.crm, self.crm_record = obtain_crm(store or RunStore(), data, self.crm_request, seed, console)
+            self.crm, self.crm_record = obtain_crm(store or RunStore(), data, self.crm_request, seed, console, run_prerequisite)
         self.crm_dim = int(self.crm.mlp.output_dim)
         super().__init__(config, data, lm_config, seed=seed, store=store, console=console, backbone=backbone)
         self.crm.to(self.device)

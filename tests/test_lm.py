@@ -490,7 +490,7 @@ def test_lm_vector_source_names(monkeypatch, data):
 
     calls = []
     monkeypatch.setattr(embeddings, "lm_item_vectors", lambda d, backbone: calls.append(backbone) or np.ones((d.n_items, 3)))
-    assert retrieval.ITEM_VECTOR_SOURCES["lm"] is retrieval.language_model_item_vectors
+    assert retrieval.ITEM_VECTOR_SOURCES["lm"] is embeddings._default_lm_item_vectors
     assert retrieval.vector_builder("lm")(data).shape == (data.n_items, 3)
     assert retrieval.vector_builder("lm:owner/model")(data).shape == (data.n_items, 3)
     assert calls == [embeddings.DEFAULT_BACKBONE, "owner/model"]

@@ -10,3 +10,5 @@
 * :mod:`recbench.lm.embeddings`: the retriever's LM item vectors (``item_vectors="lm"``).
 * :mod:`recbench.lm.profiles`: the ``cpu`` and ``paper`` size profiles.
 """
+
+from recbench.lm import embeddings  # noqa: E402,F401  (registers the "lm" item vector source)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from recbench.protocol import ProtocolData
+from recbench.retrieval import register_vector_source
 
 DEFAULT_BACKBONE = "smollm2-135m"
 PCA_DIMS = 512
@@ -84,3 +85,11 @@ def lm_item_vectors(data: ProtocolData, backbone: str = DEFAULT_BACKBONE, dims: 
         np.save(handle, vectors)
     os.replace(handle.name, path)
     return vectors
+
+
+def _default_lm_item_vectors(data: ProtocolData) -> np.ndarray:
+    """``item_vectors="lm"``: the default backbone's vectors (looked up at call time, so tests can patch)."""
+    return lm_item_vectors(data, DEFAULT_BACKBONE)
+
+
+register_vector_source("lm", _default_lm_item_vectors, lambda data, backbone: lm_item_vectors(data, backbone))

@@ -1,0 +1,61 @@
+"""The layers point one way, checked on the source with ``ast`` so it stays that way.
+
+    core (errors, config, metrics, protocol, datasets, batches, text, retrieval, registry, nn,
+          ctr, records)
+      <- lm (backbones, prompts, the LM loop) and the model packages (baselines/, reclora/)
+      <- run (runner, training, tuning, runstore, estimates)
+      <- report (compare, stats, render, paper_tables, claims, figures, studies)
+      <- cli.py
+
+A core module never imports the LM layer, the run layer, the reports or a model package (the
+LM layer registers its item vectors into the core's table instead); a model package never
+imports the runner (RecLoRA's CRM is trained through a callback the runner hands it); the
+two model packages never import each other.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = {"errors", "config", "metrics", "protocol", "datasets", "batches", "text", "retrieval", "registry", "nn", "ctr", "records"}
+UPPER = ("recbench.lm", "recbench.runner", "recbench.training", "recbench.tuning", "recbench.runstore",
+         "recbench.estimates", "recbench.compare", "recbench.stats", "recbench.render", "recbench.paper_tables",
+         "recbench.claims", "recbench.figures", "recbench.studies", "recbench.testing", "baselines", "reclora", "cli")  # fmt: skip
+
+
+def imports(path: Path) -> set[str]:
+    """Every module name ``path`` imports, at any depth of the file (lazy imports included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def under(name: str, prefixes) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def core_files() -> list[Path]:
+    package = ROOT / "recbench"
+    return sorted(p for p in package.rglob("*.py") if p.relative_to(package).parts[0].removesuffix(".py") in CORE)
+
+
+@pytest.mark.parametrize("path", core_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_imports_no_upper_layer(path):
+    bad = sorted(n for n in imports(path) if under(n, UPPER))
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+@pytest.mark.parametrize("package, other", [("baselines", "reclora"), ("reclora", "baselines")])
+def test_model_packages_never_start_runs_nor_import_each_other(package, other):
+    for path in sorted((ROOT / package).rglob("*.py")):
+        bad = sorted(n for n in imports(path) if under(n, ("recbench.runner", "recbench.tuning", other, "cli")))
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
