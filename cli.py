@@ -206,7 +206,8 @@ def _render_leaderboard(
         kinds["4"] = "time_per_sample runs"
         what = kinds.get(table, "runs")
         where = ", ".join(str(r) for r in run_store.roots)
-        raise RecbenchError(f"no {what}{' for ' + ', '.join(dataset) if dataset else ''} in {where}")
+        damaged = f" ({len(run_store.problems)} damaged run(s) skipped; first: {run_store.problems[0]})" if run_store.problems else ""
+        raise RecbenchError(f"no {what}{' for ' + ', '.join(dataset) if dataset else ''} in {where}{damaged}")
     return render_tables(tables, fmt), len(tables)
 
 

@@ -50,21 +50,38 @@ class Variant:
         self.optimizer = torch.optim.AdamW(self.parameters, lr=1e-4)
 
 
-def smollm2_shape(layers: int) -> nn.Module:
+SHAPES = {
+    # name: (hidden, intermediate, layers, heads, kv heads, vocab, tied embeddings)
+    "smollm2-135m": (576, 1536, 30, 9, 3, 49152, True),
+    "vicuna-7b": (4096, 11008, 32, 32, 32, 32000, False),
+}
+
+
+def llama_shape(name: str, layers: int | None, dtype: torch.dtype = torch.float32, device: str = "cpu") -> nn.Module:
+    """A randomly initialised Llama with a real model's shape, built directly on ``device``."""
     import transformers
 
+    hidden, intermediate, depth, heads, kv_heads, vocab, tied = SHAPES[name]
     config = transformers.LlamaConfig(
-        vocab_size=49152,
-        hidden_size=576,
-        intermediate_size=1536,
-        num_hidden_layers=layers,
-        num_attention_heads=9,
-        num_key_value_heads=3,
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers or depth,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
         max_position_embeddings=8192,
         rope_theta=100000.0,
-        tie_word_embeddings=True,
+        tie_word_embeddings=tied,
     )
-    return transformers.LlamaForCausalLM(config)
+    with torch.device(device):
+        model = transformers.LlamaForCausalLM(config).to(dtype)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model
+
+
+def smollm2_shape(layers: int) -> nn.Module:
+    return llama_shape("smollm2-135m", layers)
 
 
 def shared_copy(base: nn.Module) -> nn.Module:
@@ -73,7 +90,7 @@ def shared_copy(base: nn.Module) -> nn.Module:
     return copy.deepcopy(base, memo)
 
 
-def build_variants(base: nn.Module, n_metas: list[int], mixing: str, batch: int) -> list[Variant]:
+def build_variants(base: nn.Module, n_metas: list[int], mixing: str, batch: int, device: str = "cpu") -> list[Variant]:
     import peft
 
     from reclora.adapter import inject_personalized_lora
@@ -83,10 +100,11 @@ def build_variants(base: nn.Module, n_metas: list[int], mixing: str, batch: int)
         shared_copy(base), peft.LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], lora_dropout=0.0)
     )
     variants = [Variant("LoRA (peft)", lora, [p for p in lora.parameters() if p.requires_grad], lambda f: f())]
-    condition = torch.randn(batch, 256)
+    condition = torch.randn(batch, 256, device=device)
     for n_meta in n_metas:
         model = shared_copy(base)
         adapter = inject_personalized_lora(model, PersonalizedLoRAConfig(n_meta=n_meta, mixing=mixing))
+        model.to(device)
 
         def run(forward: Callable[[], torch.Tensor], adapter=adapter) -> torch.Tensor:
             with adapter.condition(condition):
@@ -96,23 +114,32 @@ def build_variants(base: nn.Module, n_metas: list[int], mixing: str, batch: int)
     return variants
 
 
+def _sync(tensor: torch.Tensor) -> None:
+    if tensor.is_cuda:
+        torch.cuda.synchronize(tensor.device)
+
+
 def train_step(variant: Variant, input_ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor) -> float:
     variant.model.train()
+    _sync(input_ids)
     start = time.perf_counter()
     logits = variant.run(lambda: variant.model(input_ids=input_ids, attention_mask=mask, logits_to_keep=1).logits)
     margin = logits[:, -1, YES] - logits[:, -1, NO]
-    loss = nn.functional.binary_cross_entropy_with_logits(margin, labels)
+    loss = nn.functional.binary_cross_entropy_with_logits(margin.float(), labels)
     variant.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     variant.optimizer.step()
+    _sync(input_ids)
     return 1000 * (time.perf_counter() - start)
 
 
 def score_step(variant: Variant, input_ids: torch.Tensor, mask: torch.Tensor) -> float:
     variant.model.eval()
+    _sync(input_ids)
     start = time.perf_counter()
     with torch.inference_mode():
         variant.run(lambda: variant.model(input_ids=input_ids, attention_mask=mask, logits_to_keep=1).logits)
+    _sync(input_ids)
     return 1000 * (time.perf_counter() - start)
 
 
@@ -124,7 +151,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seq", type=int, default=256)
-    parser.add_argument("--layers", type=int, default=30)
+    parser.add_argument("--layers", type=int, default=None, help="default: the shape's own depth")
+    parser.add_argument("--shape", default="smollm2-135m", choices=sorted(SHAPES))
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
@@ -134,15 +164,17 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    base = smollm2_shape(args.layers)
-    variants = build_variants(base, [int(n) for n in args.n_meta.split(",")], args.mixing, args.batch)
-    input_ids = torch.randint(0, 49152, (args.batch, args.seq))
+    base = llama_shape(args.shape, args.layers, getattr(torch, args.dtype), args.device)
+    variants = build_variants(base, [int(n) for n in args.n_meta.split(",")], args.mixing, args.batch, args.device)
+    vocab = SHAPES[args.shape][5]
+    input_ids = torch.randint(0, vocab, (args.batch, args.seq), device=args.device)
     mask = torch.ones_like(input_ids)
     mask[0, : args.seq // 4] = 0  # one left-padded prompt
-    labels = torch.randint(0, 2, (args.batch,)).float()
+    labels = torch.randint(0, 2, (args.batch,), device=args.device).float()
 
     print(
-        f"backbone: Llama, SmolLM2-135M shape, {args.layers} layers; batch {args.batch} x {args.seq} tokens; "
+        f"backbone: Llama, {args.shape} shape, {base.config.num_hidden_layers} layers, {args.dtype} on {args.device}; "
+        f"batch {args.batch} x {args.seq} tokens; "
         f"threads {args.threads}; mixing {args.mixing}; {args.warmup} warm-up + {args.steps} timed steps"
     )
     for step in range(args.warmup + args.steps):

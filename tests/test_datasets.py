@@ -150,3 +150,16 @@ def test_an_unreadable_ratings_file_is_a_data_error_naming_it(tmp_path, monkeypa
     monkeypatch.setattr(tables, "_parse", refuse)
     with pytest.raises(DataFormatError, match=r"ratings\.dat: cannot be read \(Permission denied\)"):
         load_dataset("ml-1m", directory)
+
+
+def test_a_read_error_while_fingerprinting_names_the_file(tmp_path, monkeypatch):
+    import recbench.datasets.fetch as fetch
+
+    directory = write_ml1m(tmp_path, good_ratings())
+
+    def refuse(path, *args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(fetch, "file_digest", refuse)
+    with pytest.raises(DataFormatError, match=r"ratings\.dat: cannot be read \(Input/output error\)"):
+        load_dataset("ml-1m", directory)

@@ -182,3 +182,19 @@ def test_a_damaged_run_is_skipped_with_a_note_naming_its_folder(tmp_path, how):
     assert note and all(len(line) < 600 for line in note)
     strict = runner.invoke(app, ["leaderboard", "--store", str(store.root), "--table", "2", "--strict"])
     assert strict.exit_code == 2 and "error:" in strict.output and bad in strict.output
+
+
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_save(tmp_path, monkeypatch):
+    import os
+    import time
+
+    store = RunStore(tmp_path / "runs")
+    stale, fresh = store.root / ".tmp-killed", store.root / ".tmp-running"
+    for folder in (stale, fresh):
+        folder.mkdir(parents=True)
+        (folder / "predictions.npz").write_bytes(b"half")
+    hours_ago = time.time() - 3 * 3600
+    os.utime(stale, (hours_ago, hours_ago))
+    fake_record(store, "sim", 1.0)
+    assert not stale.exists() and fresh.exists()  # a staging folder of a run still writing is left alone
+    assert [r["model"] for r in store.records()] == ["sim"] and store.problems == []

@@ -9,7 +9,7 @@
   of the blocks (q, k, v, o, gate, up, down: a 135M backbone tuned on q/v only for a few hundred
   steps barely moves off the base rate), the best epoch chosen on 300 sampled validation rows,
   scored on 2,000 test rows drawn uniformly from the test split (seeded), so the rows cover the
-  split's users rather than its first hours. CTR-BERT gets 8,192 training rows (a 22M encoder
+  split's users rather than its first hours. CTR-BERT gets 4,096 training rows (a 22M encoder
   costs a fraction of a prompt's time per row). Numbers from this profile test the direction
   of the paper's claims on a small backbone, not the paper's values.
 
@@ -62,7 +62,7 @@ PROFILES: dict[str, dict[str, str]] = {
 
 #: CTR-BERT trains a small encoder with its own settings (paper Appendix B.2)
 CTRBERT_PROFILES: dict[str, dict[str, str]] = {
-    "cpu": {"lr": "5e-5", "batch_size": "32", "micro_batch_size": "32", "warmup_ratio": "0.05", "n_train": "8192"},
+    "cpu": {"lr": "5e-5", "batch_size": "32", "micro_batch_size": "32", "warmup_ratio": "0.05", "n_train": "4096"},
     "paper": {"lr": "5e-5", "batch_size": "1024", "micro_batch_size": "64", "warmup_ratio": "0.05", "epochs": "10"},
 }
 
