@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench leaderboards clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ bench: install  ## throughput and memory benchmarks (tens of minutes on a 2-core
 	$(BIN)/python benchmarks/bench_lm.py
 	$(BIN)/python benchmarks/bench_reclora.py
 	$(BIN)/python benchmarks/bench_history_cost.py
+
+leaderboards: install  ## re-render every committed table from the committed reference store
+	$(BIN)/recbench leaderboard --store leaderboards/runs --profile cpu --paper -o leaderboards/cpu/tables.md --figures leaderboards/cpu/figures
+	$(BIN)/recbench leaderboard --store leaderboards/runs --profile cpu --table claims -o leaderboards/cpu/claims.md
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
