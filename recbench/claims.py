@@ -27,14 +27,8 @@ from typing import Any
 import numpy as np
 
 from recbench.compare import ALPHA, Scored, comparable_sets, compare_to_reference, format_p, score
-from recbench.paper_tables import (
-    _entries_by,
-    _study_groups,
-    _Views,
-    ablation_variant,
-    display_name,
-    table2_sets,
-)
+from recbench.paper_tables import _Views, display_name, table2_sets
+from recbench.study_tables import _entries_by, _study_groups, ablation_variant
 from recbench.render import MISSING, Table
 from recbench.runstore import RunStore
 from recbench.studies import ABLATION_VARIANTS, ID_MODELS

@@ -4,7 +4,7 @@
           ctr, records)
       <- lm (backbones, prompts, the LM loop) and the model packages (baselines/, reclora/)
       <- run (runner, training, tuning, runstore, estimates)
-      <- report (compare, stats, render, paper_tables, claims, figures, studies)
+      <- report (compare, stats, render, paper_tables, study_tables, claims, figures, studies)
       <- cli.py
 
 A core module never imports the LM layer, the run layer, the reports or a model package (the
@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CORE = {"errors", "config", "metrics", "protocol", "datasets", "batches", "text", "retrieval", "registry", "nn", "ctr", "records"}
 UPPER = ("recbench.lm", "recbench.runner", "recbench.training", "recbench.tuning", "recbench.runstore",
          "recbench.estimates", "recbench.compare", "recbench.stats", "recbench.render", "recbench.paper_tables",
-         "recbench.claims", "recbench.figures", "recbench.studies", "recbench.testing", "baselines", "reclora", "cli")  # fmt: skip
+         "recbench.claims", "recbench.study_tables", "recbench.figures", "recbench.studies", "recbench.testing", "baselines",
+         "reclora", "cli")  # fmt: skip
 
 
 def imports(path: Path) -> set[str]:

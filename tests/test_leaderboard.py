@@ -15,7 +15,8 @@ from recbench.errors import RecbenchError
 from recbench.figures import draw_figures
 from recbench.metrics import auc as auc_score
 from recbench.metrics import evaluate
-from recbench.paper_tables import build_tables, table2, table3, table4
+from recbench.paper_tables import build_tables, table2
+from recbench.study_tables import table3, table4
 from recbench.render import render_tables
 from recbench.runstore import RunStore
 
