@@ -55,13 +55,21 @@ def overfit(args, data) -> None:
 
     rows = data.few_shot_rows(args.overfit_rows, 0)
     labels = data.labels(rows)
-    model, cfg = build(args, data, epochs=1, checkpoint_every=0, warmup_ratio=0.0)
-    print(f"(a) overfit {len(rows)} training rows ({labels.mean():.2f} positive), lr {cfg.lr}, batch {cfg.batch_size}")
+    model, cfg = build(args, data, epochs=args.overfit_epochs, checkpoint_every=0)
+    print(f"(a) overfit {len(rows)} training rows ({labels.mean():.2f} positive), {cfg.epochs} epochs at lr {cfg.lr} "
+          f"(warm-up {cfg.warmup_ratio:.0%}, linear decay), batch {cfg.batch_size}")  # fmt: skip
     print(f"    epoch 0: train AUC {auc(labels, score(model, rows, cfg.eval_batch_size, console=QUIET, autocast=cfg.autocast)):.4f}")
-    for epoch in range(1, args.overfit_epochs + 1):
-        result = train(model, rows, labels, cfg, seed=epoch, console=QUIET)
+    seen: list[float] = []
+
+    def on_epoch() -> dict[str, float]:
         probs = score(model, rows, cfg.eval_batch_size, console=QUIET, autocast=cfg.autocast)
-        print(f"    epoch {epoch}: train loss {result.epochs[-1]['train_loss']:.4f}  train AUC {auc(labels, probs):.4f}  P(yes) {probs.min():.2f}..{probs.max():.2f}", flush=True)
+        seen.append(auc(labels, probs))
+        print(f"    epoch {len(seen)}: train AUC {seen[-1]:.4f}  P(yes) {probs.min():.2f}..{probs.max():.2f}", flush=True)
+        return {"auc": seen[-1], "logloss": float("nan")}
+
+    # one optimizer and one schedule over all epochs; the epoch-end check scores the training rows
+    result = train(model, rows, labels, cfg, seed=0, console=QUIET, validate=on_epoch)
+    print("    train loss per epoch: " + ", ".join(f"{e['train_loss']:.4f}" for e in result.epochs))
 
 
 def hidden_states(model, cfg, rows) -> np.ndarray:
