@@ -256,10 +256,14 @@ def _carry_out(plan: list, store: list[Path], dry_run: bool, keep_going: bool) -
     planned = check_plan(plan, run_store, resolve_variant)
     todo = sum(p.recorded is None for p in planned)
     costs, total, unknown = Costs(run_store.records()), 0.0, 0
+    variants: dict[tuple, str] = {}  # resolving a variant hashes the raw files: once per dataset
     for item in planned:
         line = item.describe()
         if item.recorded is None:
-            seconds = estimate(item.request, resolve_variant(item.request.dataset, item.request.data_dir), costs)
+            where = (item.request.dataset, item.request.data_dir)
+            if where not in variants:
+                variants[where] = resolve_variant(*where)
+            seconds = estimate(item.request, variants[where], costs)
             total, unknown = total + (seconds or 0.0), unknown + (seconds is None)
             line += f"  ~{format_duration(seconds)}"
         console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -74,7 +74,7 @@ def load_view(store: RunStore, record: dict[str, Any]) -> RunView:
         RecbenchError: one line naming the run folder: no predictions, unreadable or damaged ones,
             or no test rows (such a run cannot be compared).
     """
-    pred = store.predictions(record["run_id"])
+    pred = store.predictions(record["run_id"], record)
     if not {"test_row", "test_prob", "test_label"} <= set(pred):
         raise RecbenchError(f"{record['run_id']}: predictions.npz has no test rows")
     return RunView(record, pred["test_row"], pred["test_prob"], pred["test_label"])

@@ -147,14 +147,17 @@ class RunStore:
             raise RecbenchError(f"run {run_id!r} in {self.root} has no {name}")
         return path
 
-    def predictions(self, run_id: str) -> dict[str, np.ndarray]:
-        """The run's checked predictions; a one-line RecbenchError naming the folder otherwise."""
+    def predictions(self, run_id: str, record: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """The run's checked predictions; a one-line RecbenchError naming the folder otherwise.
+
+        ``record`` (already read by the caller) spares reading ``record.json`` again.
+        """
         folder = self.root / run_id
         path = folder / "predictions.npz"
         if not path.is_file():
             raise RecbenchError(f"{folder}: no predictions.npz")
         try:
-            return read_predictions(path, self.record(run_id))
+            return read_predictions(path, record if record is not None else self.record(run_id))
         except ValueError as exc:
             raise RecbenchError(f"{folder}: {exc}") from None
 
@@ -212,8 +215,8 @@ class StoreSet(RunStore):
     def artefact(self, run_id: str, name: str) -> Path:
         return self._owner(run_id).artefact(run_id, name)
 
-    def predictions(self, run_id: str) -> dict[str, np.ndarray]:
-        return self._owner(run_id).predictions(run_id)
+    def predictions(self, run_id: str, record: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+        return self._owner(run_id).predictions(run_id, record)
 
 
 def open_stores(roots: list[Path] | Path | None) -> RunStore:
