@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from recbench.compare import ALPHA, Scored, comparable_sets, compare_to_reference, format_p, score
-from recbench.paper_tables import _Views, display_name, table2_sets
+from recbench.paper_tables import _Views, display_name, profile_title, table2_sets
 from recbench.study_tables import _entries_by, _study_groups, ablation_variant
 from recbench.render import MISSING, Table
 from recbench.runstore import RunStore
@@ -91,7 +91,7 @@ def claims_tables(store: RunStore, records: Iterable[dict[str, Any]]) -> list[Ta
             continue
         scored, labels = score(comparable)
         rows = [decide(_with_best_id(scored), labels, c) for c in TABLE2_CLAIMS]
-        tables.append(_table(f"Claims — {key[0]} ({profile} profile), Table 2", key, rows))
+        tables.append(_table(f"Claims — {key[0]} ({profile_title(profile)}), Table 2", key, rows))
     for gkey, group in sorted(_study_groups(records, "ablation").items()):
         views = _Views(store)
         entries = _entries_by([r for r in group if r["model"] == "reclora"], ablation_variant, views)
@@ -100,7 +100,7 @@ def claims_tables(store: RunStore, records: Iterable[dict[str, Any]]) -> list[Ta
             if len(scored) < 2:
                 continue
             rows = [decide(scored, labels, c) for c in TABLE3_CLAIMS]
-            tables.append(_table(f"Claims — {gkey[0]} ({gkey[3]} profile), Table 3", gkey[:3], rows))
+            tables.append(_table(f"Claims — {gkey[0]} ({profile_title(gkey[3])}), Table 3", gkey[:3], rows))
     return tables
 
 

@@ -44,6 +44,7 @@ from recbench.compare import (
     load_view,
     score,
 )
+from recbench.drift import settings_drift
 from recbench.errors import RecbenchError
 from recbench.metrics import relative_improvement
 from recbench.paper import PAPER_TABLE2, paper_column
@@ -209,8 +210,20 @@ def _canonical(records: list[dict[str, Any]]) -> str:
 
 
 def profile_of(record: dict[str, Any]) -> str:
-    """The LM size profile of a run; LM runs recorded without one are grouped as "unspecified"."""
-    return str(record.get("profile") or "unspecified")
+    """The LM size profile of a run; LM runs recorded without one are grouped as "unspecified".
+
+    An LM run whose profile has changed since it ran is labelled with the settings it ran with
+    (``recbench.drift``), so it gets tables of its own instead of joining runs of the new ones.
+    """
+    name = str(record.get("profile") or "unspecified")
+    drift = settings_drift(record) if family(record) == "lm" else ()
+    return f"{name}; earlier settings {', '.join(drift)}" if drift else name
+
+
+def profile_title(label: str) -> str:
+    """``cpu`` -> ``cpu profile``; a drifted label keeps its settings after the word profile."""
+    name, _, rest = label.partition("; ")
+    return f"{name} profile" + (f"; {rest}" if rest else "")
 
 
 # --------------------------------------------------------------------------- Table 2
@@ -354,7 +367,7 @@ def _table2_one(
         notes.append(_paper_note(key[0], column, "Table 2"))
     elif paper:
         notes.append(f"The paper reports no numbers for data like {key[0]}, so no paper columns are shown.")
-    title = f"Table 2 — {key[0]}" + (f" ({profile} profile)" if profile else "")
+    title = f"Table 2 — {key[0]}" + (f" ({profile_title(profile)})" if profile else "")
     return Table(title, headers, rows, description, notes)
 
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recbench.drift import settings_drift
 from recbench.errors import RecbenchError
 from recbench.records import RESOURCE_KEYS, is_plain_run, is_result, measured_overrides  # noqa: F401 (RESOURCE_KEYS re-exported)
 
@@ -294,7 +295,7 @@ def check_plan(
     variant_of = variant_of or (lambda name, _dir: name)
     done: dict[tuple, str] = {}
     for record in store.records():
-        if is_result(record):
+        if is_result(record) and not settings_drift(record):  # a run of since-changed settings is not done
             done[record_identity(record)] = record["run_id"]
             if is_plain_run(record, "reclora"):
                 # the Table-2 RecLoRA run is also Table 3's "full" row: never run it twice

@@ -34,6 +34,7 @@ from recbench.paper_tables import (
     display_name,
     percent,
     profile_of,
+    profile_title,
     study_name,
 )
 from recbench.records import is_plain_run, is_result
@@ -138,7 +139,7 @@ def _table3_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _
         notes.append(_paper_note(gkey[0], column, "Table 3"))
     elif paper:
         notes.append(f"The paper reports no numbers for data like {gkey[0]}, so no paper columns are shown.")
-    return Table(f"Table 3 — {gkey[0]} ({profile} profile)", headers, rows, description, notes)
+    return Table(f"Table 3 — {gkey[0]} ({profile_title(profile)})", headers, rows, description, notes)
 
 
 # --------------------------------------------------------------------------- Table 4
@@ -208,4 +209,4 @@ def _table4_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _
     )
     if column:
         notes.append(_paper_note(gkey[0], column, "Table 4"))
-    return Table(f"Table 4 — {gkey[0]} ({profile} profile)", headers, rows, description, notes)
+    return Table(f"Table 4 — {gkey[0]} ({profile_title(profile)})", headers, rows, description, notes)
