@@ -54,8 +54,9 @@ class DeepFM(CTRModel):
         self.out = nn.Linear(self.dnn.output_dim, 1)
 
     def forward(self, batch: IDBatch) -> CTROutput:
-        vectors = self.field_embeddings(batch)  # [B, F, D]
-        weights = self.field_embeddings(batch, self.first_order).squeeze(-1)  # [B, F]
+        # one lookup for both: the shared embedding with the first-order weight as a last column
+        both = self.field_embeddings(batch, torch.cat([self.embedding.weight, self.first_order.weight], dim=1))
+        vectors, weights = both[..., :-1], both[..., -1]  # [B, F, D], [B, F]
         square_of_sum = vectors.sum(dim=1).pow(2)
         sum_of_squares = vectors.pow(2).sum(dim=1)
         fm = weights.sum(dim=1) + 0.5 * (square_of_sum - sum_of_squares).sum(dim=1)

@@ -1,93 +1,127 @@
-"""Training throughput of every registered ID model, and how much of a step is batch assembly.
+"""Training and scoring speed of every registered ID model, where a step's time goes, peak memory.
 
-    python benchmarks/bench_training.py                      # all ID models on ml-1m-u2999 (synth if absent)
-    python benchmarks/bench_training.py --models din --embed-dim 64
+    python benchmarks/bench_training.py                                   # every ID model, ml-1m-u2999
+    python benchmarks/bench_training.py --models deepfm din --epoch-rows 100000 --threads 2
+    python benchmarks/bench_training.py --models deepfm --set embed_dim=32 --set hidden=256,128 --set dropout=0.1
 
-For each model: batch assembly time (history selection + gathering the windows into tensors),
-optimisation step time (forward, backward, AdamW), training samples/s and the process's peak
-RSS so far. Settings: batch 1024, history 60, embedding 64 unless told otherwise.
-Targets on the 2-core reference machine: every model >= 1,500 samples/s; assembly < 15 % of
-DIN's step.
+Each model runs in a fresh process (so its peak RSS is its own) through the training loop's
+own batch generator (``recbench.training.batches``) and optimizer: one epoch over
+``--epoch-rows`` seeded training rows at the model's default config plus ``--set`` overrides
+(``--set batch_size=...`` sets the batch), then scoring ``--eval-rows`` test rows (all of them
+by default) with ``recbench.training.predict``. Printed per model: training samples/s, the
+split of a step into gather (history selection + window gathering) / forward / backward /
+optimizer, scoring samples/s, parameter count and peak RSS of the process.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from recbench.batches import gather_batch
-from recbench.ctr import FeatureSchema
-from recbench.protocol import load_protocol
-from recbench.registry import all_models
-from recbench.training import seed_everything
-
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def bench(entry, data, batch_size: int, history: int, embed_dim: int, steps: int, warmup: int) -> dict:
+def measure(args: argparse.Namespace, name: str) -> dict:
+    """One model's numbers, in this process."""
+    from recbench.ctr import FeatureSchema
+    from recbench.protocol import load_protocol
+    from recbench.registry import get_model
+    from recbench.runner import resolve_configs
+    from recbench.training import batches, predict, seed_everything
+
+    torch.set_num_threads(args.threads)
+    data = load_protocol(args.dataset, args.data_dir)
+    entry = get_model(name)
+    model_config, train_config = resolve_configs(entry, tuple(args.set))
     seed_everything(0)
-    config = dataclasses.replace(entry.cls.Config(), history_length=history, embed_dim=embed_dim)
-    model = entry.cls(config, FeatureSchema.from_data(data))
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    rng = np.random.default_rng(0)
+    model = entry.cls(model_config, FeatureSchema.from_data(data))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
     train = data.split_rows("train")
-    assembly = step = 0.0
-    for i in range(warmup + steps):
-        rows = np.sort(rng.choice(train, size=batch_size, replace=False))
+    rng = np.random.default_rng(0)
+    rows = train[rng.permutation(len(train))[: args.epoch_rows or len(train)]]
+    device = torch.device("cpu")
+    sections = dict.fromkeys(("gather", "forward", "backward", "optimizer"), 0.0)
+    model.train()
+    generator = batches(data, model, rows, train_config.batch_size, device)
+    started = time.perf_counter()
+    while True:
         t0 = time.perf_counter()
-        batch = gather_batch(data, rows, *model.history(data, rows))
+        batch = next(generator, None)
+        if batch is None:
+            break
         t1 = time.perf_counter()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(batch).logit, batch.label)
+        loss = loss_fn(model(batch).logit, batch.label)
+        t2 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        t3 = time.perf_counter()
         optimizer.step()
-        t2 = time.perf_counter()
-        if i >= warmup:
-            assembly += t1 - t0
-            step += t2 - t1
+        t4 = time.perf_counter()
+        for key, seconds in zip(sections, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            sections[key] += seconds
+    train_seconds = time.perf_counter() - started
+    test = data.split_rows("test")[: args.eval_rows or None]
+    started = time.perf_counter()
+    predict(model, data, test, train_config.eval_batch_size, device)
+    eval_seconds = time.perf_counter() - started
+    total = sum(sections.values())
     return {
-        "assembly_ms": 1000 * assembly / steps,
-        "step_ms": 1000 * step / steps,
-        "samples_per_s": batch_size * steps / (assembly + step),
-        "assembly_share": assembly / (assembly + step),
+        "model": name,
+        "train_samples_per_s": len(rows) / train_seconds,
+        "eval_samples_per_s": len(test) / eval_seconds,
+        "split": {k: v / total for k, v in sections.items()},
+        "batch_size": train_config.batch_size,
         "params": sum(p.numel() for p in model.parameters()),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rows": len(rows),
+        "eval_rows": len(test),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = "ml-1m-u2999" if (SHARED / "ml-1m-u2999").is_dir() else "synth"
+    parser.add_argument("--dataset", default=default)
+    parser.add_argument("--data-dir", type=Path, default=SHARED / default if default != "synth" else None)
     parser.add_argument("--models", nargs="*", help="subset of models (default: every ID model)")
-    parser.add_argument("--batch-size", type=int, default=1024)
-    parser.add_argument("--history", type=int, default=60)
-    parser.add_argument("--embed-dim", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--epoch-rows", type=int, default=50_000, help="training rows of the timed epoch (0: all)")
+    parser.add_argument("--eval-rows", type=int, default=0, help="test rows scored (0: all)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--set", action="append", default=[], help="key=value for the model / training config")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure this model and print JSON
     args = parser.parse_args()
-    if (SHARED / "ml-1m-u2999").is_dir():
-        data = load_protocol("ml-1m-u2999", SHARED / "ml-1m-u2999")
-    else:
-        data = load_protocol("synth")
-    print(
-        f"{data.dataset}: batch {args.batch_size}, history {args.history}, embedding {args.embed_dim}, "
-        f"{torch.get_num_threads()} torch threads, {args.steps} timed steps"
-    )
-    print(f"{'model':<10} {'samples/s':>10} {'step ms':>9} {'assembly ms':>12} {'assembly %':>11} {'params':>10} {'peak RSS MiB':>13}")
-    for entry in all_models():
-        if entry.family != "id" or (args.models and entry.name not in args.models):
+    if args.one:
+        print(json.dumps(measure(args, args.one)))
+        return
+
+    from recbench.registry import all_models
+
+    names = [e.name for e in all_models() if e.family == "id" and (not args.models or e.name in args.models)]
+    print(f"{args.dataset}: one epoch of {args.epoch_rows or 'all'} training rows, {args.threads} torch threads, "
+          f"settings: defaults{''.join(' ' + s for s in args.set)}")  # fmt: skip
+    print(f"{'model':<9} {'train/s':>9} {'gather':>7} {'forward':>8} {'backward':>9} {'optim':>6} {'score/s':>9} {'params':>11} {'peak RSS MiB':>13}")
+    for name in names:
+        command = [sys.executable, __file__, "--one", name, "--dataset", args.dataset, "--epoch-rows", str(args.epoch_rows),
+                   "--eval-rows", str(args.eval_rows), "--threads", str(args.threads), *(f"--set={s}" for s in args.set)]  # fmt: skip
+        if args.data_dir:
+            command += ["--data-dir", str(args.data_dir)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            print(f"{name:<9} failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
             continue
-        r = bench(entry, data, args.batch_size, args.history, args.embed_dim, args.steps, args.warmup)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(
-            f"{entry.name:<10} {r['samples_per_s']:>10,.0f} {r['step_ms']:>9.1f} {r['assembly_ms']:>12.1f} "
-            f"{100 * r['assembly_share']:>10.1f}% {r['params']:>10,} {rss:>13,.0f}"
-        )
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        s = r["split"]
+        print(f"{name:<9} {r['train_samples_per_s']:>9,.0f} {s['gather']:>7.1%} {s['forward']:>8.1%} {s['backward']:>9.1%} "
+              f"{s['optimizer']:>6.1%} {r['eval_samples_per_s']:>9,.0f} {r['params']:>11,} {r['peak_rss_mib']:>13,.0f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

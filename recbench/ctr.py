@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from recbench.batches import IDBatch, recent_positions
-from recbench.nn import align_right, masked_mean
+from recbench.nn import align_right, masked_mean_lookup
 from recbench.protocol import ITEM_FIELDS, ProtocolData
 
 
@@ -110,18 +110,20 @@ class CTRModel(nn.Module):
         """Fields of :meth:`field_embeddings`: user, target item, pooled history (item fields + rating)."""
         return self.schema.n_user_fields + 2 * self.schema.n_item_fields + 1
 
-    def field_embeddings(self, batch: IDBatch, table: nn.Embedding | None = None) -> torch.Tensor:
+    def field_embeddings(self, batch: IDBatch, weight: torch.Tensor | None = None) -> torch.Tensor:
         """The sample as ``n_fields`` field vectors [B, F, D], for feature-interaction models.
 
         User fields and target item fields are looked up directly; the history enters as extra
         fields, the masked mean over behaviours of each item field and of the rating token (as in
-        RecLoRA, Appendix B). ``table`` defaults to the shared embedding; DeepFM passes its
-        first-order weights (D = 1).
+        RecLoRA, Appendix B), pooled without gathering the [B, L, F, D] window. ``weight``
+        defaults to the shared embedding table; DeepFM passes that table with its first-order
+        weights as one more column, so both come from a single lookup.
         """
-        table = self.embedding if table is None else table
+        weight = self.embedding.weight if weight is None else weight
         ids = torch.cat([batch.user, batch.item], dim=1)  # [B, F_user + F_item]
         history = torch.cat([batch.hist_item, batch.hist_rating.unsqueeze(-1)], dim=-1)  # [B, L, F_item + 1]
-        return torch.cat([table(ids), masked_mean(table(history), batch.hist_mask)], dim=1)
+        direct = torch.nn.functional.embedding(ids, weight)
+        return torch.cat([direct, masked_mean_lookup(weight, history, batch.hist_mask)], dim=1)
 
     def history(self, data: ProtocolData, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which earlier behaviours this model reads: the most recent L by default.

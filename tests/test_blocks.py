@@ -12,7 +12,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from recbench.batches import IDBatch, gather_batch
 from recbench.ctr import FeatureSchema
 from recbench.datasets import load_dataset
-from recbench.nn import CrossNetworkV2, MultiHeadSelfAttention, SelfAttentionBlock, align_right, masked_mean
+from recbench.nn import CrossNetworkV2, MultiHeadSelfAttention, SelfAttentionBlock, align_right, masked_mean, masked_mean_lookup
 from recbench.protocol import prepare
 from recbench.registry import get_model
 from recbench.training import seed_everything
@@ -140,8 +140,38 @@ def test_field_embeddings_pool_the_history_as_extra_fields(synth):
     rating_mean = masked_mean(model.embedding(batch.hist_rating), batch.hist_mask)
     torch.testing.assert_close(fields[:, -1], rating_mean)
     assert fields.shape[1] == n_direct + batch.hist_item.shape[2] + 1
-    first_order = model.field_embeddings(batch, model.first_order)
+    first_order = model.field_embeddings(batch, model.first_order.weight)
     assert first_order.shape == (4, model.n_fields, 1)
+
+
+def test_the_pooled_lookup_equals_gathering_the_window_then_masking(synth):
+    model = build("deepfm", synth)
+    batch = with_empty_history(some_batch(synth, model, n=16), slice(0, 3))
+    history = torch.cat([batch.hist_item, batch.hist_rating.unsqueeze(-1)], dim=-1)
+    weight = model.embedding.weight
+    expected = masked_mean(model.embedding(history), batch.hist_mask)
+    torch.testing.assert_close(masked_mean_lookup(weight, history, batch.hist_mask), expected, rtol=1e-6, atol=1e-7)
+    # the gradient reaching the table is the same as the gather's
+    (grad_new,) = torch.autograd.grad(masked_mean_lookup(weight, history, batch.hist_mask).square().sum(), weight)
+    (grad_old,) = torch.autograd.grad(masked_mean(model.embedding(history), batch.hist_mask).square().sum(), weight)
+    torch.testing.assert_close(grad_new, grad_old, rtol=1e-5, atol=1e-8)
+    assert masked_mean_lookup(weight, history[:, :0], batch.hist_mask[:, :0]).abs().sum() == 0  # no history at all
+
+
+def test_deepfm_single_lookup_equals_its_two_lookup_formula(synth):
+    model = build("deepfm", synth).eval()
+    torch.nn.init.normal_(model.first_order.weight, std=0.1)  # zeros at init would hide a mix-up
+    batch = some_batch(synth, model, n=8)
+    history = torch.cat([batch.hist_item, batch.hist_rating.unsqueeze(-1)], dim=-1)
+    ids = torch.cat([batch.user, batch.item], dim=1)
+
+    def fields(table):
+        return torch.cat([table(ids), masked_mean(table(history), batch.hist_mask)], dim=1)
+
+    vectors, weights = fields(model.embedding), fields(model.first_order).squeeze(-1)
+    fm = weights.sum(1) + 0.5 * (vectors.sum(1).pow(2) - vectors.pow(2).sum(1)).sum(1)
+    expected = model.bias + fm + model.out(model.dnn(vectors.flatten(1))).squeeze(-1)
+    torch.testing.assert_close(model(batch).logit, expected, rtol=1e-6, atol=1e-6)
 
 
 # --- sequence models: padding and empty histories ----------------------------------------------
