@@ -35,7 +35,7 @@ def measure(args: argparse.Namespace, name: str) -> dict:
     from recbench.protocol import load_protocol
     from recbench.registry import get_model
     from recbench.runner import resolve_configs
-    from recbench.training import batches, predict, seed_everything
+    from recbench.training import autocast, batches, predict, seed_everything
 
     torch.set_num_threads(args.threads)
     data = load_protocol(args.dataset, args.data_dir)
@@ -59,7 +59,9 @@ def measure(args: argparse.Namespace, name: str) -> dict:
         if batch is None:
             break
         t1 = time.perf_counter()
-        loss = loss_fn(model(batch).logit, batch.label)
+        with autocast(device, train_config.autocast):
+            logit = model(batch).logit.float()
+        loss = loss_fn(logit, batch.label)
         t2 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -71,7 +73,7 @@ def measure(args: argparse.Namespace, name: str) -> dict:
     train_seconds = time.perf_counter() - started
     test = data.split_rows("test")[: args.eval_rows or None]
     started = time.perf_counter()
-    predict(model, data, test, train_config.eval_batch_size, device)
+    predict(model, data, test, train_config.eval_batch_size, device, train_config.autocast)
     eval_seconds = time.perf_counter() - started
     total = sum(sections.values())
     return {

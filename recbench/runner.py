@@ -153,7 +153,7 @@ def _train_id_model(entry: ModelEntry, model_config: Any, train_config: TrainCon
     result = train_id_model(model, data, train_config, request.seed, console)
     splits = ("valid", "test") if request.purpose == "run" else ("valid",)
     metrics, predictions, eval_seconds = _evaluate(
-        {s: data.split_rows(s) for s in splits}, data, lambda rows: predict(model, data, rows, train_config.eval_batch_size)
+        {s: data.split_rows(s) for s in splits}, data, lambda rows: predict(model, data, rows, train_config.eval_batch_size, mode=train_config.autocast)
     )
     timings = {
         "train_seconds": round(result.train_seconds, 3),

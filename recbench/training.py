@@ -18,7 +18,7 @@ import copy
 import random
 import time
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -43,10 +43,13 @@ class TrainConfig:
     batch_size: int = 1024
     max_epochs: int = 5
     patience: int = 1  # epochs without a better validation AUC before stopping
-    eval_batch_size: int = 8192
+    eval_batch_size: int = 1024  # scoring batch: larger ones only add memory traffic (DIN scores 3x faster at 1024 than 8192)
     max_train_rows: int = 0  # >0: train on a seeded uniform subset of this many rows (smoke runs)
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # CPU threads for torch; 0 keeps torch's default (small models often run best on 1)
+    #: bfloat16: forward passes under bf16 autocast (weights, optimizer and loss stay fp32); about
+    #: 1.7x on attention-MLP models on CPUs with bf16 units, with bf16-rounded activations
+    autocast: Literal["off", "bfloat16"] = "off"
 
 
 @dataclass
@@ -90,14 +93,23 @@ def batches(data: ProtocolData, model: CTRModel, rows: np.ndarray, batch_size: i
         yield gather_batch(data, chunk, *model.history(data, chunk)).to(device)
 
 
+def autocast(device: torch.device, mode: str) -> torch.autocast:
+    """bf16 autocast on ``device`` when ``mode`` is "bfloat16", else a no-op context."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=mode == "bfloat16")
+
+
 @torch.no_grad()
 def predict(
-    model: CTRModel, data: ProtocolData, rows: np.ndarray, batch_size: int = 8192, device: torch.device | None = None
+    model: CTRModel, data: ProtocolData, rows: np.ndarray, batch_size: int = 1024, device: torch.device | None = None,
+    mode: str = "off",
 ) -> np.ndarray:
     """Probabilities of a positive label for ``rows``, in that order."""
     device = device or next(model.parameters()).device
     model.eval()
-    out = [torch.sigmoid(model(b).logit).float().cpu() for b in batches(data, model, rows, batch_size, device)]
+    out = []
+    for batch in batches(data, model, rows, batch_size, device):
+        with autocast(device, mode):
+            out.append(torch.sigmoid(model(batch).logit.float()).cpu())
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
 
@@ -145,7 +157,9 @@ def train_id_model(
             order = train_rows[rng.permutation(len(train_rows))]
             started, running = time.perf_counter(), 0.0
             for step, batch in enumerate(batches(data, model, order, config.batch_size, device)):
-                loss = loss_fn(model(batch).logit, batch.label)
+                with autocast(device, config.autocast):
+                    logit = model(batch).logit.float()
+                loss = loss_fn(logit, batch.label)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -154,7 +168,7 @@ def train_id_model(
             result.train_seconds += time.perf_counter() - started
             result.train_samples += len(order)
             progress.remove_task(task)
-            valid = evaluate(valid_labels, predict(model, data, valid_rows, config.eval_batch_size, device))
+            valid = evaluate(valid_labels, predict(model, data, valid_rows, config.eval_batch_size, device, config.autocast))
             result.epochs.append({"epoch": epoch + 1, "train_loss": running, "valid_auc": valid["auc"], "valid_logloss": valid["logloss"]})
             console.print(f"  epoch {epoch + 1}: train loss {running:.4f}  valid AUC {valid['auc']:.4f}  LogLoss {valid['logloss']:.4f}")
             if valid["auc"] > best_auc:

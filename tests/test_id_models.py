@@ -73,4 +73,7 @@ def test_target_attention_equals_the_explicit_concatenation():
     explicit = att.rest(torch.relu(att.first(torch.cat([q, h, q - h, q * h], dim=-1))))
     scores = att.score(explicit).squeeze(-1) * mask
     expected = (scores.unsqueeze(-1) * h).sum(1)
-    torch.testing.assert_close(att(t, h, h, mask), expected)
+    torch.testing.assert_close(att(t, h, h, mask), expected)  # padded behaviours skip the MLP
+    full = torch.ones_like(mask)
+    expected_full = (att.score(explicit).squeeze(-1).unsqueeze(-1) * h).sum(1)
+    torch.testing.assert_close(att(t, h, h, full), expected_full)  # nothing to skip: the unpacked path
