@@ -254,12 +254,12 @@ def _carry_out(plan: list, store: list[Path], dry_run: bool, keep_going: bool) -
 
     run_store = open_stores(store)
     planned = check_plan(plan, run_store, resolve_variant)
-    todo = sum(p.recorded is None for p in planned)
+    todo = sum(p.pending for p in planned)
     costs, total, unknown = Costs(run_store.records()), 0.0, 0
     variants: dict[tuple, str] = {}  # resolving a variant hashes the raw files: once per dataset
     for item in planned:
         line = item.describe()
-        if item.recorded is None:
+        if item.pending:
             where = (item.request.dataset, item.request.data_dir)
             if where not in variants:
                 variants[where] = resolve_variant(*where)
@@ -267,7 +267,9 @@ def _carry_out(plan: list, store: list[Path], dry_run: bool, keep_going: bool) -
             total, unknown = total + (seconds or 0.0), unknown + (seconds is None)
             line += f"  ~{format_duration(seconds)}"
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"{len(planned)} planned runs: {len(planned) - todo} already recorded, {todo} to run")
+    same = sum(p.same_as is not None for p in planned)
+    twice = f", {same} the same run as an earlier line" if same else ""
+    console.print(f"{len(planned)} planned runs: {len(planned) - todo - same} already recorded{twice}, {todo} to run")
     if todo:
         caveat = f"; {unknown} run(s) have no measured cost yet (no recorded run of that model)" if unknown else ""
         console.print(f"estimated time for the runs to make: {format_duration(total)} of one core at the recorded rates{caveat}")

@@ -13,8 +13,10 @@ used them.
 
 Example:
     >>> from recbench.drift import settings_drift
-    >>> settings_drift({"model": "pop", "overrides": [], "config": {"smoothing": 5.0}, "train_config": {}})
+    >>> settings_drift({"model": "pop", "overrides": [], "config": {"smoothing": 10.0}, "train_config": {}})
     ()
+    >>> settings_drift({"model": "pop", "overrides": [], "config": {"smoothing": 5.0}, "train_config": {}})
+    ('smoothing=5.0 (now 10.0)',)
 """
 
 from __future__ import annotations
@@ -43,15 +45,19 @@ def settings_drift(record: dict[str, Any]) -> tuple[str, ...]:
     Empty when the run's model is not registered here (nothing to compare with) or when its
     settings still hold.
     """
+    resolved = _resolve(str(record.get("model")), tuple(record.get("overrides") or ()), record.get("profile"))
+    return () if resolved is None else settings_difference(record, *resolved)
+
+
+def settings_difference(record: dict[str, Any], model_config: Any, train_config: Any) -> tuple[str, ...]:
+    """How the run's recorded settings differ from these configs (keys both know; measured ones only)."""
     from recbench.registry import get_model
-    from recbench.runner import resolve_configs
 
     try:
-        entry = get_model(str(record.get("model")))
-        model_config, train_config = resolve_configs(entry, tuple(record.get("overrides") or ()), record.get("profile"))
+        family = get_model(str(record.get("model"))).family
     except RecbenchError:
-        return ()
-    trained = int((record.get("train_config") or {}).get("n_train", 1) or 0) != 0 or entry.family != "lm"
+        family = "id"
+    trained = family != "lm" or int((record.get("train_config") or {}).get("n_train", 1) or 0) != 0
     out = []
     for section, current in (("config", to_dict(model_config)), ("train_config", to_dict(train_config))):
         recorded = record.get(section) or {}
@@ -62,6 +68,33 @@ def settings_drift(record: dict[str, Any]) -> tuple[str, ...]:
             if then != now:
                 out.append(f"{key}={_show(then)} (now {_show(now)})")
     return tuple(out)
+
+
+def settings_signature(model: str, overrides: tuple[str, ...], profile: str | None) -> str | None:
+    """One string per distinct measured set-up of ``model`` (None when it cannot be resolved).
+
+    Two requests with equal signatures make the same run, e.g. Figure 4's N_m = 16 point and
+    the default RecLoRA run: a plan makes it once.
+    """
+    resolved = _resolve(model, overrides, profile)
+    if resolved is None:
+        return None
+    model_config, train_config = resolved
+    train = {k: v for k, v in to_dict(train_config).items() if k not in IGNORED}
+    if model_config is not None and int(train.get("n_train", 1) or 0) == 0 and "n_train" in train:
+        train = {k: v for k, v in train.items() if k not in TRAINING_ONLY}
+    config = {k: v for k, v in to_dict(model_config).items() if k not in IGNORED}
+    return json.dumps([model, profile, config, train], sort_keys=True, default=str)
+
+
+def _resolve(model: str, overrides: tuple[str, ...], profile: str | None) -> tuple[Any, Any] | None:
+    from recbench.registry import get_model
+    from recbench.runner import resolve_configs
+
+    try:
+        return resolve_configs(get_model(model), overrides, profile)
+    except RecbenchError:
+        return None
 
 
 def _show(value: Any) -> str:

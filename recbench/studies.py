@@ -35,12 +35,13 @@ Example:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recbench.drift import settings_drift
+from recbench.drift import settings_difference, settings_drift, settings_signature
 from recbench.errors import RecbenchError
 from recbench.records import RESOURCE_KEYS, is_plain_run, is_result, measured_overrides  # noqa: F401 (RESOURCE_KEYS re-exported)
 
@@ -165,6 +166,19 @@ def parse_time_variant(variant: str) -> tuple[int, int | None]:
         raise RecbenchError(f"time_per_sample variant {variant!r}: expected TEXT/ID such as 10/60 or 30/-") from None
 
 
+def time_request(variant: str) -> tuple[str, tuple[str, ...]]:
+    """The model and overrides of one Table 4 row: ReLLa for text-only rows, else RecLoRA.
+
+    Example:
+        >>> time_request("30/-"), time_request("10/60")
+        (('rella', ('history_length=30',)), ('reclora', ('prompt_history_length=10', 'crm_history_length=60')))
+    """
+    text, ident = parse_time_variant(variant)
+    if ident is None:
+        return "rella", (f"history_length={text}",)
+    return "reclora", (f"prompt_history_length={text}", f"crm_history_length={ident}")
+
+
 def _request(model: str, dataset: str, seed: int, profile: str | None, study: dict[str, Any] | None,
              overrides: tuple[str, ...], data_dir: Path | None, extra: tuple[str, ...]) -> RunRequest:  # fmt: skip
     from recbench.runner import RunRequest  # deferred: the runner pulls in torch
@@ -196,12 +210,8 @@ def plan_study(
         specs = [(m, {"name": name, "x": n}, (f"n_train={n}",)) for m in ("reclora", "rella") for n in sizes]
     elif name == "time_per_sample":
         for variant in TIME_VARIANTS:
-            text, ident = parse_time_variant(variant)
-            if ident is None:
-                specs.append(("rella", {"name": name, "variant": variant}, (f"history_length={text}",)))
-            else:
-                overrides = (f"prompt_history_length={text}", f"crm_history_length={ident}")
-                specs.append(("reclora", {"name": name, "variant": variant}, overrides))
+            model, overrides = time_request(variant)
+            specs.append((model, {"name": name, "variant": variant}, overrides))
     else:
         raise RecbenchError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
     return [_request(m, dataset, s, profile, study, o, data_dir, extra) for m, study, o in specs for s in seeds]
@@ -277,6 +287,13 @@ class PlannedRun:
 
     request: RunRequest
     recorded: str | None
+    #: 1-based line of an earlier planned request with the same settings (this one is that run)
+    same_as: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Still to run: neither recorded nor the same run as an earlier line of the plan."""
+        return self.recorded is None and self.same_as is None
 
     def describe(self) -> str:
         r = self.request
@@ -284,16 +301,23 @@ class PlannedRun:
         what = study.get("variant", study.get("x", ""))
         label = f"{study['name']}={what}" if study else "table2"
         extra = " ".join(r.overrides) or "-"
-        state = f"recorded {self.recorded}" if self.recorded else "to run"
+        state = f"recorded {self.recorded}" if self.recorded else f"= line {self.same_as}" if self.same_as else "to run"
         return f"{r.model:<8} {r.dataset:<12} seed {r.seed}  {r.profile or '-':<5} {label:<40} {extra:<48} {state}"
 
 
 def check_plan(
     plan: list[RunRequest], store: RunStore, variant_of: Callable[[str, Path | None], str] | None = None
 ) -> list[PlannedRun]:
-    """Mark each planned request recorded (with its run id) or still to run."""
+    """Mark each planned request recorded (with its run id), the same run as an earlier line, or to run.
+
+    A request is recorded when the store holds a finished run of the same model, data, seed and
+    profile whose settings equal the request's resolved settings, whichever study made it: the
+    default RecLoRA run is also Table 3's "full" row and Figure 4's N_m = 16 point, so it is
+    made once. Runs whose profile changed since they ran never count (``recbench.drift``).
+    """
     variant_of = variant_of or (lambda name, _dir: name)
     done: dict[tuple, str] = {}
+    by_run: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for record in store.records():
         if is_result(record) and not settings_drift(record):  # a run of since-changed settings is not done
             done[record_identity(record)] = record["run_id"]
@@ -301,15 +325,44 @@ def check_plan(
                 # the Table-2 RecLoRA run is also Table 3's "full" row: never run it twice
                 full = {**record, "study": {"name": "ablation", "variant": "full"}}
                 done.setdefault(record_identity(full), record["run_id"])
+            if record.get("config") is not None:
+                by_run[_run_key(record["model"], record.get("dataset_variant") or record.get("dataset", ""),
+                                record.get("seed", 0), record.get("profile"))].append(record)  # fmt: skip
     cache: dict[tuple, str] = {}
+    first_line: dict[tuple, int] = {}
     out = []
-    for request in plan:
+    for line, request in enumerate(plan, 1):
         where = (request.dataset, request.data_dir)
         if where not in cache:
             cache[where] = variant_of(request.dataset, request.data_dir)
         key = identity(request.model, cache[where], request.seed, request.profile, request.study, request.overrides)
-        out.append(PlannedRun(request, done.get(key)))
+        recorded = done.get(key)
+        run_key = _run_key(request.model, cache[where], request.seed, request.profile)
+        resolved = _resolved(request)
+        if recorded is None and resolved is not None:
+            same = [r for r in by_run.get(run_key, []) if not settings_difference(r, *resolved)]
+            recorded = same[-1]["run_id"] if same else None
+        signature = settings_signature(request.model, request.overrides, request.profile)
+        same_as = None
+        if recorded is None and signature is not None:
+            same_as = first_line.setdefault((*run_key, signature), line)
+            same_as = None if same_as == line else same_as
+        out.append(PlannedRun(request, recorded, same_as))
     return out
+
+
+def _run_key(model: str, variant: str, seed: int, profile: str | None) -> tuple:
+    return (model, variant, int(seed), profile)
+
+
+def _resolved(request: RunRequest) -> tuple[Any, Any] | None:
+    from recbench.registry import get_model
+    from recbench.runner import resolve_configs
+
+    try:
+        return resolve_configs(get_model(request.model), tuple(request.overrides), request.profile)
+    except RecbenchError:
+        return None
 
 
 def execute(
@@ -326,7 +379,7 @@ def execute(
     """
     if run_fn is None:
         from recbench.runner import run as run_fn
-    todo = [p for p in planned if p.recorded is None]
+    todo = [p for p in planned if p.pending]
     made, failures = 0, []
     for i, item in enumerate(todo, 1):
         console.print(f"[{i}/{len(todo)}] {item.describe()}", highlight=False)

@@ -35,21 +35,24 @@ from recbench.paper_tables import (
     percent,
     profile_of,
     profile_title,
-    study_name,
 )
+from recbench.drift import settings_difference
+from recbench.errors import RecbenchError
 from recbench.records import is_plain_run, is_result
 from recbench.render import MISSING, Cell, Table, rank_marks
 from recbench.runstore import RunStore
-from recbench.studies import ABLATION_VARIANTS, TIME_VARIANTS, parse_time_variant
+from recbench.studies import ABLATION_VARIANTS, TIME_VARIANTS, ablation_overrides, parse_time_variant, time_request
 
 
 # --------------------------------------------------------------------------- Table 3
 
 
 def _study_groups(records: Iterable[dict[str, Any]], name: str) -> dict[tuple, list[dict[str, Any]]]:
+    """Result runs that are a row of Table 3 (``ablation``) or 4 (``time_per_sample``), by data and profile."""
+    label = ablation_variant if name == "ablation" else time_variant
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
-        if is_result(record) and (study_name(record) == name or (name == "ablation" and is_plain_full_run(record))):
+        if is_result(record) and label(record) is not None:
             groups[(*data_key(record), profile_of(record))].append(record)
     return groups
 
@@ -59,8 +62,41 @@ def is_plain_full_run(record: dict[str, Any]) -> bool:
     return is_plain_run(record, REFERENCE)
 
 
-def ablation_variant(record: dict[str, Any]) -> str:
-    return "full" if is_plain_full_run(record) else str(record["study"].get("variant", "?"))
+def _row_of(record: dict[str, Any], rows: dict[str, tuple[str, tuple[str, ...]]]) -> str | None:
+    """The row (of ``rows``: label -> (model, overrides)) whose settings the run has, whichever
+    study made it: e.g. the default RecLoRA run is Table 3's "full" and Table 4's "10/60" row,
+    and an N_m = 1 run of Figure 4 is "w/o meta-LoRA". Records without settings fall back to
+    their study label."""
+    study = record.get("study") or {}
+    if record.get("config") is None:
+        return str(study.get("variant")) if study.get("variant") in rows else ("full" if "full" in rows and is_plain_full_run(record) else None)
+    for label, (model, overrides) in rows.items():
+        if record.get("model") != model:
+            continue
+        resolved = _resolve(model, overrides, record.get("profile"))
+        if resolved is not None and not settings_difference(record, *resolved):
+            return label
+    return None
+
+
+def _resolve(model: str, overrides: tuple[str, ...], profile: str | None) -> tuple[Any, Any] | None:
+    from recbench.registry import get_model
+    from recbench.runner import resolve_configs
+
+    try:
+        return resolve_configs(get_model(model), overrides, profile)
+    except RecbenchError:
+        return None
+
+
+def ablation_variant(record: dict[str, Any]) -> str | None:
+    """The Table 3 row this run is, if any."""
+    return _row_of(record, {v: (REFERENCE, ablation_overrides(v)) for v in ABLATION_VARIANTS})
+
+
+def time_variant(record: dict[str, Any]) -> str | None:
+    """The Table 4 row this run is, if any."""
+    return _row_of(record, {v: time_request(v) for v in TIME_VARIANTS})
 
 
 def _entries_by(
@@ -83,7 +119,6 @@ def table3(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = Fal
     tables = []
     for gkey, group in sorted(_study_groups(records, "ablation").items()):
         views = _Views(store)
-        group = [r for r in group if r["model"] == REFERENCE]
         entries = _entries_by(group, ablation_variant, views)
         for comparable in comparable_sets(entries):
             tables.append(_table3_one(gkey, _canonical(group), comparable, views, paper))
@@ -156,7 +191,7 @@ def table4(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = Fal
     tables = []
     for gkey, group in sorted(_study_groups(records, "time_per_sample").items()):
         views = _Views(store)
-        entries = _entries_by(group, ablation_variant, views)
+        entries = _entries_by(group, time_variant, views)
         for comparable in comparable_sets(entries):
             tables.append(_table4_one(gkey, _canonical(group), comparable, views, paper))
     return tables
