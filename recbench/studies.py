@@ -375,15 +375,27 @@ def execute(
     """Run every planned request not yet recorded; returns (runs made, failures).
 
     Stops at the first failure unless ``keep_going``; then failures are collected and
-    reported by the caller. Already-recorded requests are never re-run.
+    reported by the caller. Already-recorded requests are never re-run. Several processes may
+    carry out the same plan on the same store side by side: each claims a run before making it
+    (:mod:`recbench.run_claims`) and skips the runs another live process holds.
     """
     if run_fn is None:
         from recbench.runner import run as run_fn
+    from recbench.run_claims import RunClaims
+
+    claims = RunClaims(store.root)
     todo = [p for p in planned if p.pending]
     made, failures = 0, []
     for i, item in enumerate(todo, 1):
-        console.print(f"[{i}/{len(todo)}] {item.describe()}", highlight=False)
+        key = repr(identity(item.request.model, item.request.dataset, item.request.seed, item.request.profile,
+                            item.request.study, item.request.overrides))  # fmt: skip
+        if not claims.acquire(key):
+            console.print(f"[{i}/{len(todo)}] another process is making it: {item.describe()}", highlight=False)
+            continue
         try:
+            if check_plan([item.request], store)[0].recorded:  # another process recorded it meanwhile
+                continue
+            console.print(f"[{i}/{len(todo)}] {item.describe()}", highlight=False)
             record = run_fn(item.request, store, console)
         except RecbenchError as exc:
             if not keep_going:
@@ -391,6 +403,8 @@ def execute(
             failures.append((item, str(exc)))
             console.print(f"[red]failed[/]: {exc}", highlight=False)
             continue
+        finally:
+            claims.release(key)
         made += 1
         console.print(f"recorded {record.get('run_id', '?')}", highlight=False)
     return made, failures

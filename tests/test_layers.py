@@ -3,7 +3,7 @@
     core (errors, config, metrics, protocol, datasets, batches, text, retrieval, registry, nn,
           ctr, records)
       <- lm (backbones, prompts, the LM loop) and the model packages (baselines/, reclora/)
-      <- run (runner, training, tuning, runstore, estimates, drift)
+      <- run (runner, training, tuning, runstore, estimates, drift, run_claims)
       <- report (compare, stats, render, paper_tables, study_tables, claims, figures, studies)
       <- cli.py
 
@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORE = {"errors", "config", "metrics", "protocol", "datasets", "batches", "text", "retrieval", "registry", "nn", "ctr", "records"}
 UPPER = ("recbench.lm", "recbench.runner", "recbench.training", "recbench.tuning", "recbench.runstore",
-         "recbench.estimates", "recbench.drift", "recbench.compare", "recbench.stats", "recbench.render", "recbench.paper_tables",
+         "recbench.estimates", "recbench.drift", "recbench.run_claims", "recbench.compare", "recbench.stats", "recbench.render", "recbench.paper_tables",
          "recbench.claims", "recbench.study_tables", "recbench.figures", "recbench.studies", "recbench.testing", "baselines",
          "reclora", "cli")  # fmt: skip
 

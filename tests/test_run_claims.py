@@ -1,0 +1,57 @@
+"""Two processes carrying out one plan on one store split it; a dead process's claim is taken over."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+from rich.console import Console
+
+from recbench.run_claims import RunClaims
+from recbench.runstore import RunStore
+from recbench.studies import check_plan, execute, identity, plan_study
+from tests.test_studies import fake_run
+
+QUIET = Console(file=open("/dev/null", "w"))
+
+
+def hold(claims: RunClaims, key: str, pid: int) -> None:
+    """Write a claim as if process ``pid`` on this host held it."""
+    claims.folder.mkdir(parents=True, exist_ok=True)
+    claims._path(key).write_text(json.dumps({"key": key, "pid": pid, "host": socket.gethostname(), "since": 0}))
+
+
+def key_of(request) -> str:
+    return repr(identity(request.model, request.dataset, request.seed, request.profile, request.study, request.overrides))
+
+
+def test_a_run_another_live_process_holds_is_skipped_and_the_rest_is_made(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    plan = plan_study("n_meta", "synth")[:3]
+    hold(RunClaims(store.root), key_of(plan[1]), os.getppid())  # the parent process is alive
+    made, failures = execute(check_plan(plan, store), store, QUIET, run_fn=fake_run)
+    assert made == 2 and not failures
+    assert [p.recorded is not None for p in check_plan(plan, store)] == [True, False, True]
+
+
+def test_a_dead_process_claim_is_stale_and_taken_over(tmp_path):
+    claims = RunClaims(tmp_path)
+    hold(claims, "k", 2**22 + 12345)  # no such process
+    assert claims.acquire("k")
+    assert not RunClaims(tmp_path).acquire("k")  # now held by this (live) process
+
+
+def test_claims_are_released_after_a_run_even_when_it_fails(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    plan = plan_study("n_meta", "synth")[:1]
+
+    def fails(request, run_store, console):
+        from recbench.errors import RecbenchError
+
+        raise RecbenchError("boom")
+
+    made, failures = execute(check_plan(plan, store), store, QUIET, run_fn=fails, keep_going=True)
+    assert made == 0 and len(failures) == 1
+    assert list((store.root / ".claims").iterdir()) == []
+    assert store.records() == [] and not store.problems  # the claims folder is not a run
