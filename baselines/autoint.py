@@ -60,7 +60,7 @@ class InteractingLayer(nn.Module):
         return torch.relu(self.attention(fields) + self.residual(fields))
 
 
-@register_model("autoint")
+@register_model("autoint", display="AutoInt")
 class AutoInt(CTRModel):
     """AutoInt: stacked self-attentive interacting layers over the field embeddings."""
 

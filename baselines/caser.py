@@ -52,7 +52,7 @@ class CaserConfig(IDModelConfig):
     hidden: tuple[int, ...] = (256, 256)
 
 
-@register_model("caser")
+@register_model("caser", display="Caser")
 class Caser(CTRModel):
     """Caser: horizontal and vertical convolutions over the behaviour embedding matrix."""
 

@@ -64,7 +64,7 @@ class Tower(nn.Module):
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
-@register_model("ctr-bert", family="lm")
+@register_model("ctr-bert", family="lm", display="CTR-BERT")
 class CTRBERT(LMRecommender):
     """CTR-BERT: two MiniLM towers (user text, item text) fused late by an MLP."""
 

@@ -46,7 +46,7 @@ class DCNv2Config(IDModelConfig):
     structure: Literal["parallel", "stacked"] = "parallel"
 
 
-@register_model("dcnv2")
+@register_model("dcnv2", display="DCNv2")
 class DCNv2(CTRModel):
     """DCN-V2: full-rank cross network and DNN over the field embeddings."""
 

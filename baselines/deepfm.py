@@ -39,7 +39,7 @@ class DeepFMConfig(IDModelConfig):
     hidden: tuple[int, ...] = (256, 256, 256)
 
 
-@register_model("deepfm")
+@register_model("deepfm", display="DeepFM")
 class DeepFM(CTRModel):
     """DeepFM: FM and DNN over shared embeddings, history mean-pooled as extra fields."""
 

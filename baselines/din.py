@@ -42,7 +42,7 @@ class DINConfig(IDModelConfig):
     attention_softmax: bool = False
 
 
-@register_model("din")
+@register_model("din", display="DIN")
 class DIN(CTRModel):
     """Deep Interest Network: target attention over the recent behaviours."""
 

@@ -47,7 +47,7 @@ class GRU4RecConfig(IDModelConfig):
     hidden: tuple[int, ...] = (128, 128)
 
 
-@register_model("gru4rec")
+@register_model("gru4rec", display="GRU4Rec")
 class GRU4Rec(CTRModel):
     """GRU4Rec: a GRU over the behaviours, its final state fed to an MLP with user and target."""
 

@@ -28,7 +28,7 @@ class ReLLaConfig(PromptConfig):
     style: Literal["chat", "alpaca"] = "chat"
 
 
-@register_model("rella", family="lm")
+@register_model("rella", family="lm", display="ReLLa")
 class ReLLa(PromptRecommender):
     """ReLLa: LoRA instruction tuning with retrieved (semantically relevant) history."""
 

@@ -53,7 +53,7 @@ class SASRecConfig(IDModelConfig):
     hidden: tuple[int, ...] = (256, 256)
 
 
-@register_model("sasrec")
+@register_model("sasrec", display="SASRec")
 class SASRec(CTRModel):
     """SASRec: causal self-attention over the behaviours, newest output fed to an MLP."""
 

@@ -51,7 +51,7 @@ class SIMConfig(DINConfig):
     item_vectors: str = "cooccurrence"
 
 
-@register_model("sim")
+@register_model("sim", display="SIM")
 class SIM(DIN):
     """Search-based Interest Model: DIN attention over behaviours retrieved from the whole history."""
 

@@ -26,7 +26,7 @@ class TALLRecConfig(PromptConfig):
     style: Literal["chat", "alpaca"] = "alpaca"
 
 
-@register_model("tallrec", family="lm")
+@register_model("tallrec", family="lm", display="TALLRec")
 class TALLRec(PromptRecommender):
     """TALLRec: LoRA instruction tuning on recent history, Alpaca-style prompt."""
 

@@ -53,11 +53,6 @@ from recbench.records import StoreProblem, is_result, measured_overrides
 from recbench.runstore import RunStore
 from recbench.studies import ID_MODELS, LM_MODELS, REFERENCE_MODELS
 
-DISPLAY_NAMES = {
-    "deepfm": "DeepFM", "autoint": "AutoInt", "dcnv2": "DCNv2", "gru4rec": "GRU4Rec", "caser": "Caser",
-    "sasrec": "SASRec", "din": "DIN", "sim": "SIM", "ctr-bert": "CTR-BERT", "tallrec": "TALLRec",
-    "rella": "ReLLa", "reclora": "RecLoRA", "pop": "Pop", "user-mean": "User-mean",
-}  # fmt: skip
 TABLE2_GROUPS = (("Reference", REFERENCE_MODELS), ("ID-based", ID_MODELS), ("LM-based", LM_MODELS))
 #: the floor every learned model must clear: each model that does not beat it significantly gets a note
 FLOOR_MODEL = "user-mean"
@@ -65,8 +60,15 @@ REFERENCE = "reclora"
 
 
 def display_name(model: str) -> str:
+    """The registered display name (``register_model(..., display=...)``), keeping a ``[settings]`` suffix."""
+    from recbench.registry import get_model
+
     base, sep, rest = model.partition(" [")
-    return DISPLAY_NAMES.get(base, base) + (sep + rest if sep else "")
+    try:
+        shown = get_model(base).display
+    except RecbenchError:
+        shown = base  # a model recorded elsewhere and not installed here
+    return shown + (sep + rest if sep else "")
 
 
 def variant_label(record: dict[str, Any]) -> str:

@@ -29,12 +29,14 @@ BUILTIN_MODEL_PACKAGES = ("baselines", "reclora.model")
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registered model: its name, family (which training loop runs it) and class."""
+    """A registered model: its name, family (which training loop runs it), class and display name."""
 
     name: str
     family: str
     cls: type
     description: str
+    #: how tables and figures name it (the paper's spelling, e.g. "DCNv2"); defaults to ``name``
+    display: str = ""
 
     @property
     def config_class(self) -> type:
@@ -44,10 +46,11 @@ class ModelEntry:
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, *, family: str = "id"):
+def register_model(name: str, *, family: str = "id", display: str | None = None):
     """Class decorator adding a model to the registry under ``name``.
 
     The class must define a ``Config`` dataclass (its hyper-parameters, with defaults).
+    ``display`` is the name tables and figures print (default: ``name``).
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, not {family!r}")
@@ -56,7 +59,7 @@ def register_model(name: str, *, family: str = "id"):
         if name in _MODELS and _MODELS[name].cls is not cls:
             raise ValueError(f"model {name!r} is already registered by {_MODELS[name].cls.__module__}")
         doc = (cls.__doc__ or "").strip().splitlines()
-        _MODELS[name] = ModelEntry(name, family, cls, doc[0] if doc else "")
+        _MODELS[name] = ModelEntry(name, family, cls, doc[0] if doc else "", display or name)
         cls.name = name
         return cls
 

@@ -64,7 +64,7 @@ class RecLoRAConfig:
         return self.prompt_history_length
 
 
-@register_model("reclora", family="lm")
+@register_model("reclora", family="lm", display="RecLoRA")
 class RecLoRA(PromptRecommender):
     """RecLoRA: CRM-gated meta-LoRAs with a long-short retriever, trained Few2Many."""
 
