@@ -10,16 +10,21 @@
 
 Every user error (unknown name, malformed file, bad ``--set``) is printed as one line and the
 command exits with status 2; nothing is written to the run store in that case.
+
+This file declares the commands and their options; what they compute lives beside the package:
+:mod:`recbench.cli_requests` (options checked and turned into run requests and plans),
+:mod:`recbench.cli_plans` (a plan printed with its costs, then carried out) and
+:mod:`recbench.cli_leaderboard` (tables rendered, stamped and written).
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -73,33 +78,11 @@ def run(
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="Load the LM backbone in 4-bit (bitsandbytes)."),
 ) -> None:
     """Train and evaluate one model under the shared protocol and record the run."""
-    from recbench.datasets import get_dataset_info
-    from recbench.registry import get_model
-    from recbench.runner import RunRequest
+    from recbench.cli_requests import run_request
     from recbench.runner import run as run_model
     from recbench.runstore import open_stores
-    from recbench.tuning import load_named_config
 
-    get_dataset_info(dataset)  # fail fast on a typo, before any model import or data load
-    if seed < 0:
-        raise RecbenchError(f"--seed {seed}: expected 0 or a positive integer")
-    entry = get_model(model)
-    if load_in_8bit and load_in_4bit:
-        raise RecbenchError("--load-in-8bit and --load-in-4bit exclude each other")
-    lm_flags = [f"backbone={backbone}"] if backbone else []
-    lm_flags += ["quantization=8bit"] if load_in_8bit else ["quantization=4bit"] if load_in_4bit else []
-    if lm_flags and entry.family != "lm":
-        raise RecbenchError(f"--backbone / --load-in-8bit / --load-in-4bit apply to language-model runs; {model!r} is an ID model")
-    if entry.family == "lm" and profile is None:
-        profile = "cpu"
-    overrides = list(settings)
-    if config is not None:
-        tuned = load_named_config(open_stores(store), config)
-        if tuned["model"] != model:
-            raise RecbenchError(f"--config {config}: it was tuned for model {tuned['model']!r}, not {model!r}")
-        overrides = tuned["overrides"] + overrides  # explicit --set wins
-    overrides = lm_flags + overrides  # explicit --set wins
-    request = RunRequest(model, dataset, seed, data_dir, tuple(overrides), profile=profile)
+    request = run_request(model, dataset, seed, data_dir, store, settings, config, profile, backbone, load_in_8bit, load_in_4bit)
     run_store = open_stores(store)
     record = run_model(request, run_store, err_console)
     test, valid = record["metrics"]["test"], record["metrics"].get("valid")
@@ -124,18 +107,11 @@ def tune(
     name: Optional[str] = typer.Option(None, "--name", help="Name of the saved config (default: MODEL-DATASET)."),
 ) -> None:
     """Search the paper's hyper-parameter grid on the validation split and save the best config."""
-    from recbench.config import apply_overrides
-    from recbench.datasets import get_dataset_info
-    from recbench.registry import get_model
+    from recbench.cli_requests import tune_model
     from recbench.runstore import open_stores
-    from recbench.training import TrainConfig
     from recbench.tuning import tune as run_tuning
 
-    get_dataset_info(dataset)
-    if seed < 0:
-        raise RecbenchError(f"--seed {seed}: expected 0 or a positive integer")
-    entry = get_model(model)
-    apply_overrides([entry.config_class(), TrainConfig()], list(settings))  # validate before any trial
+    entry = tune_model(model, dataset, seed, settings)
     result = run_tuning(
         entry, dataset, open_stores(store), trials=trials, seed=seed, data_dir=data_dir, fixed=tuple(settings),
         name=name, console=err_console,
@@ -159,80 +135,30 @@ def leaderboard(
     reference: Optional[str] = typer.Option(None, "--reference", help="Table 2's reference entry, e.g. your own model (default: RecLoRA, else the best)."),
 ) -> None:
     """The paper's Tables 2-4 from recorded runs, each on identical test rows, with significance marks."""
-    from recbench.paper_tables import filter_datasets, filter_profile
+    from recbench.cli_leaderboard import (
+        draw_figures,
+        leaderboard_command,
+        render_leaderboard,
+        report_problems,
+        stored_records,
+        write_stamped,
+    )
     from recbench.render import FORMATS
-    from recbench.runstore import open_stores
 
     if fmt not in FORMATS:
         raise RecbenchError(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
-    run_store = open_stores(store)
-    records = filter_profile(filter_datasets(run_store.records(), dataset), profile)
-    text, n_tables = _render_leaderboard(run_store, records, table, paper, fmt, dataset, reference=reference)
-    _report_problems(run_store, strict)
+    run_store, records = stored_records(store, dataset, profile)
+    text, n_tables = render_leaderboard(run_store, records, table, paper, fmt, dataset, reference=reference)
+    report_problems(run_store, strict, err_console)
     if figures is not None:
-        _draw_figures(records, figures)
+        draw_figures(records, figures, console, err_console)
     if n_tables == 0:
         return
     if output is None:
         console.print(text, markup=False, highlight=False, soft_wrap=True)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    words = [f"--store {p}" for p in store] + [f"-d {d}" for d in dataset] + ([f"--profile {profile}"] if profile else [])
-    words += ([f"--reference {reference}"] if reference else []) + (["--paper"] if paper else []) + ([f"--table {table}"] if table != "all" else []) + ([f"--format {fmt}"] if fmt != "md" else [])
-    command = " ".join(["recbench leaderboard", *words])
-    output.write_text(_stamped(text, fmt, f"Generated by `{command}` from {len(records)} recorded runs"))
-    console.print(f"wrote {output}")
-
-
-def _report_problems(run_store, strict: bool) -> None:
-    """One warning line per damaged run (they also appear in the tables' notes); --strict: exit 2."""
-    for problem in run_store.problems:
-        err_console.print(f"[yellow]warning:[/] skipped damaged run {problem}", highlight=False, soft_wrap=True)
-    if strict and run_store.problems:
-        raise RecbenchError(f"--strict: {len(run_store.problems)} damaged run(s) in the store, first: {run_store.problems[0]}")
-
-
-def _render_leaderboard(
-    run_store, records: list, table: str, paper: bool, fmt: str, dataset: list[str], quiet_empty: bool = False,
-    reference: Optional[str] = None,
-) -> tuple[str, int]:
-    """Rendered tables and how many; an error when nothing at all matches the request."""
-    from recbench.paper_tables import build_tables
-    from recbench.render import render_tables
-
-    tables = build_tables(run_store, records, table, paper, reference)
-    if not tables and not quiet_empty:
-        kinds = {"all": "recorded runs", "2": "plain (non-study) runs", "3": "ablation runs"}
-        kinds["4"] = "time_per_sample runs"
-        what = kinds.get(table, "runs")
-        where = ", ".join(str(r) for r in run_store.roots)
-        damaged = f" ({len(run_store.problems)} damaged run(s) skipped; first: {run_store.problems[0]})" if run_store.problems else ""
-        raise RecbenchError(f"no {what}{' for ' + ', '.join(dataset) if dataset else ''} in {where}{damaged}")
-    return render_tables(tables, fmt), len(tables)
-
-
-def _stamped(text: str, fmt: str, origin: str) -> str:
-    """Prefix a provenance line (commit, date) in the format's own comment syntax; CSV stays pure data."""
-    from recbench.runner import git_commit
-
-    stamp = f"{origin} at commit {git_commit()} on {time.strftime('%Y-%m-%d')}."
-    if fmt == "csv":
-        return text
-    if fmt == "latex":
-        return f"% {stamp}\n\n{text}"
-    if fmt == "html":
-        return f"<p>{stamp}</p>\n{text}"
-    return f"{stamp}\n\n{text}"
-
-
-def _draw_figures(records: list, folder: Path) -> None:
-    from recbench.figures import draw_figures
-
-    written, skipped = draw_figures(records, folder)
-    for path in written:
-        console.print(f"wrote {path}")
-    for message in skipped:
-        err_console.print(message, highlight=False)
+    command = leaderboard_command(store, dataset, profile, reference, paper, table, fmt)
+    write_stamped(output, text, fmt, f"Generated by `{command}` from {len(records)} recorded runs", console)
 
 
 SeedsOption = typer.Option(None, "--seed", help="Seed (repeatable; default 0).")
@@ -242,49 +168,7 @@ KeepGoingOption = typer.Option(False, "--keep-going", help="Continue past a fail
 PlanSetOption = typer.Option([], "--set", help="Extra override for every planned run, e.g. threads=1 (repeatable).")
 
 
-def _carry_out(plan: list, store: list[Path], dry_run: bool, keep_going: bool) -> bool:
-    """Print the plan with its recorded runs, then (unless --dry-run) run what is missing.
-
-    Returns whether every run is now recorded.
-    """
-    from recbench.runstore import open_stores
-    from recbench.studies import check_plan, execute, resolve_variant
-
-    from recbench.estimates import Costs, estimate, format_duration
-
-    run_store = open_stores(store)
-    planned = check_plan(plan, run_store, resolve_variant)
-    todo = sum(p.pending for p in planned)
-    costs, total, unknown = Costs(run_store.records()), 0.0, 0
-    variants: dict[tuple, str] = {}  # resolving a variant hashes the raw files: once per dataset
-    for item in planned:
-        line = item.describe()
-        if item.pending:
-            where = (item.request.dataset, item.request.data_dir)
-            if where not in variants:
-                variants[where] = resolve_variant(*where)
-            seconds = estimate(item.request, variants[where], costs)
-            total, unknown = total + (seconds or 0.0), unknown + (seconds is None)
-            line += f"  ~{format_duration(seconds)}"
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
-    same = sum(p.same_as is not None for p in planned)
-    twice = f", {same} the same run as an earlier line" if same else ""
-    console.print(f"{len(planned)} planned runs: {len(planned) - todo - same} already recorded{twice}, {todo} to run")
-    if todo:
-        caveat = f"; {unknown} run(s) have no measured cost yet (no recorded run of that model)" if unknown else ""
-        console.print(f"estimated time for the runs to make: {format_duration(total)} of one core at the recorded rates{caveat}")
-    if dry_run or todo == 0:
-        return todo == 0
-    made, failures = execute(planned, run_store, err_console, keep_going=keep_going)
-    console.print(f"made {made} run(s) into {run_store.root}")
-    for item, message in failures:
-        err_console.print(f"[bold red]failed:[/] {item.describe()}: {message}", highlight=False, soft_wrap=True)
-    return not failures
-
-
-@app.command()
-@user_errors
-def ablate(
+def _plan_options(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Registered dataset name."),
     profile: str = ProfileOption,
     seed: Optional[list[int]] = SeedsOption,
@@ -294,44 +178,47 @@ def ablate(
     dry_run: bool = DryRunOption,
     keep_going: bool = KeepGoingOption,
 ) -> None:
-    """Run the RecLoRA ablations of Table 3 that are not recorded yet."""
-    _study_command("ablation", dataset, profile, seed, data_dir, store, settings, dry_run, keep_going)
+    """The options of the commands that plan one study (ablate, study), declared once."""
+
+
+def with_plan_options(command: Callable) -> Callable:
+    """Give ``command`` the options of :func:`_plan_options` after its own parameters.
+
+    Why: ``ablate`` and ``study`` take the same eight options, and one declaration keeps their
+    names, defaults and help from drifting apart. Typer reads a command's options from its
+    signature, so the command takes them as ``**options`` and its ``__signature__`` lists them.
+    """
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    shared = inspect.signature(_plan_options, eval_str=True).parameters.values()
+    command.__signature__ = inspect.Signature([*own, *shared], return_annotation=None)
+    return command
 
 
 @app.command()
 @user_errors
+@with_plan_options
+def ablate(**options: Any) -> None:
+    """Run the RecLoRA ablations of Table 3 that are not recorded yet."""
+    from recbench.cli_plans import carry_out_study
+
+    if not carry_out_study("ablation", **options, out=console, err=err_console):
+        raise typer.Exit(2)
+
+
+@app.command()
+@user_errors
+@with_plan_options
 def study(
     name: str = typer.Argument(..., help="n_meta, id_history, sample_size (Figs 4-6) or time_per_sample (Table 4)."),
-    dataset: str = typer.Option(..., "--dataset", "-d", help="Registered dataset name."),
-    profile: str = ProfileOption,
-    seed: Optional[list[int]] = SeedsOption,
-    data_dir: Optional[Path] = DataDirOption,
-    store: list[Path] = StoreOption,
-    settings: list[str] = PlanSetOption,
-    dry_run: bool = DryRunOption,
-    keep_going: bool = KeepGoingOption,
+    **options: Any,
 ) -> None:
     """Run one of the paper's studies (the runs not recorded yet)."""
-    from recbench.studies import STUDIES
+    from recbench.cli_plans import carry_out_study
+    from recbench.cli_requests import check_study_name
 
-    if name not in STUDIES or name == "ablation":
-        choices = ", ".join(s for s in STUDIES if s != "ablation")
-        raise RecbenchError(f"unknown study {name!r}; choose one of: {choices} (ablations: recbench ablate)")
-    _study_command(name, dataset, profile, seed, data_dir, store, settings, dry_run, keep_going)
-
-
-def _study_command(name: str, dataset: str, profile: str, seeds: Optional[list[int]], data_dir: Optional[Path],
-                   store: list[Path], settings: list[str], dry_run: bool, keep_going: bool) -> None:  # fmt: skip
-    from recbench.datasets import get_dataset_info
-    from recbench.studies import plan_study
-
-    get_dataset_info(dataset)
-    if any(s < 0 for s in seeds or []):
-        raise RecbenchError(f"--seed {min(seeds or [0])}: expected 0 or a positive integer")
-    plan = plan_study(name, dataset, profile, seeds or [0], data_dir, tuple(settings))
-    if not _carry_out(plan, store, dry_run, keep_going):
-        if not dry_run:
-            raise typer.Exit(2)
+    check_study_name(name)
+    if not carry_out_study(name, **options, out=console, err=err_console):
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -349,36 +236,15 @@ def reproduce(
     strict: bool = StrictOption,
 ) -> None:
     """Run every missing run behind Tables 2-4 and Figures 4-6, then render them into leaderboards/."""
-    from recbench.datasets import get_dataset_info
-    from recbench.paper_tables import filter_datasets, filter_profile
-    from recbench.runstore import open_stores
-    from recbench.studies import PAPER_DATASETS, plan_reproduce
+    from recbench.cli_leaderboard import render_reproduced
+    from recbench.cli_plans import carry_out
+    from recbench.cli_requests import reproduce_plan
 
-    datasets = list(dataset) or list(PAPER_DATASETS)
-    if data_dir is not None and len(datasets) != 1:
-        raise RecbenchError("--data-dir needs exactly one --dataset (use $RECBENCH_DATA for several)")
-    for name in datasets:
-        get_dataset_info(name)
-    plan = plan_reproduce(datasets, profile, range(seeds), data_dir, tuple(settings))
-    complete = _carry_out(plan, store, dry_run, keep_going)
+    datasets, plan = reproduce_plan(dataset, profile, seeds, data_dir, settings)
+    complete = carry_out(plan, store, dry_run, keep_going, console, err_console)
     if dry_run:
         return
-    run_store = open_stores(store)
-    # this profile's LM runs beside the ID runs (which have no profile)
-    records = filter_profile(filter_datasets(run_store.records(), datasets), profile)
-    folder = out / profile
-    text, n_tables = _render_leaderboard(run_store, records, "all", True, "md", datasets, quiet_empty=True)
-    _report_problems(run_store, strict)
-    if n_tables:
-        digests = sorted({f"{r.get('dataset_variant')} {(r.get('fingerprint') or {}).get('digest', '?')[:12]}"
-                          for r in records})  # fmt: skip
-        again = " ".join(["recbench leaderboard", *(f"--store {p}" for p in store), *(f"-d {d}" for d in datasets), f"--profile {profile}", "--paper"])
-        origin = (f"Generated by `{again}` (recbench reproduce) from {len(records)} recorded runs "
-                  f"(profile {profile}; data {', '.join(digests)})")  # fmt: skip
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "tables.md").write_text(_stamped(text, "md", origin))
-        console.print(f"wrote {folder / 'tables.md'}")
-    _draw_figures(records, folder / "figures")
+    render_reproduced(store, datasets, profile, out / profile, strict, console, err_console)
     if not complete:
         raise typer.Exit(2)
 

@@ -1,0 +1,71 @@
+"""Carry out a plan of runs for ``recbench ablate``, ``study`` and ``reproduce``.
+
+Why: the language-model half of a programme is many CPU hours, so before anything runs the
+plan is printed line by line with what is already recorded and what each missing run will cost
+(measured rates only, :mod:`recbench.estimates`); ``--dry-run`` stops there. Then the missing
+runs are made (:func:`recbench.studies.execute`) and any failures are listed at the end.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from recbench.runner import RunRequest
+
+
+def carry_out(plan: list[RunRequest], store: list[Path], dry_run: bool, keep_going: bool, out: Console, err: Console) -> bool:
+    """Print the plan with its recorded runs, then (unless --dry-run) run what is missing.
+
+    Returns whether every run is now recorded.
+    """
+    from recbench.estimates import Costs, estimate, format_duration
+    from recbench.runstore import open_stores
+    from recbench.studies import check_plan, execute, resolve_variant
+
+    run_store = open_stores(store)
+    planned = check_plan(plan, run_store, resolve_variant)
+    todo = sum(p.pending for p in planned)
+    costs, total, unknown = Costs(run_store.records()), 0.0, 0
+    variants: dict[tuple, str] = {}  # resolving a variant hashes the raw files: once per dataset
+    for item in planned:
+        line = item.describe()
+        if item.pending:
+            where = (item.request.dataset, item.request.data_dir)
+            if where not in variants:
+                variants[where] = resolve_variant(*where)
+            seconds = estimate(item.request, variants[where], costs)
+            total, unknown = total + (seconds or 0.0), unknown + (seconds is None)
+            line += f"  ~{format_duration(seconds)}"
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+    same = sum(p.same_as is not None for p in planned)
+    twice = f", {same} the same run as an earlier line" if same else ""
+    out.print(f"{len(planned)} planned runs: {len(planned) - todo - same} already recorded{twice}, {todo} to run")
+    if todo:
+        caveat = f"; {unknown} run(s) have no measured cost yet (no recorded run of that model)" if unknown else ""
+        out.print(f"estimated time for the runs to make: {format_duration(total)} of one core at the recorded rates{caveat}")
+    if dry_run or todo == 0:
+        return todo == 0
+    made, failures = execute(planned, run_store, err, keep_going=keep_going)
+    out.print(f"made {made} run(s) into {run_store.root}")
+    for item, message in failures:
+        err.print(f"[bold red]failed:[/] {item.describe()}: {message}", highlight=False, soft_wrap=True)
+    return not failures
+
+
+def carry_out_study(
+    name: str, dataset: str, profile: str, seed: list[int] | None, data_dir: Path | None, store: list[Path],
+    settings: list[str], dry_run: bool, keep_going: bool, out: Console, err: Console,
+) -> bool:
+    """Plan study ``name`` (``ablation`` included) from ``ablate``'s or ``study``'s options and carry it out.
+
+    Returns False when a run failed or is still missing (the command exits 2); a dry run only
+    prints, so it is never a failure.
+    """
+    from recbench.cli_requests import study_plan
+
+    plan = study_plan(name, dataset, profile, seed, data_dir, settings)
+    return carry_out(plan, store, dry_run, keep_going, out, err) or dry_run

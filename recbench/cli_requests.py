@@ -1,0 +1,110 @@
+"""What a command line asks for, checked before anything is loaded or run.
+
+Why: a typo in a dataset name, a negative seed or contradictory flags must cost one error line
+and no model import, no data load and no record in the run store (the CLI's promise). Each
+function here turns one command's options into the request or plan it stands for, or raises a
+:class:`RecbenchError` naming the offending option.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from recbench.errors import RecbenchError
+
+if TYPE_CHECKING:
+    from recbench.registry import ModelEntry
+    from recbench.runner import RunRequest
+
+
+def check_seeds(seeds: Iterable[int]) -> None:
+    """Seeds are 0 or positive (they seed numpy and torch, which refuse negative seeds later)."""
+    seeds = list(seeds)
+    if any(s < 0 for s in seeds):
+        raise RecbenchError(f"--seed {min(seeds)}: expected 0 or a positive integer")
+
+
+def run_request(
+    model: str, dataset: str, seed: int, data_dir: Path | None, store: list[Path], settings: list[str],
+    config: str | None, profile: str | None, backbone: str | None, load_in_8bit: bool, load_in_4bit: bool,
+) -> RunRequest:
+    """``recbench run``'s options as one request.
+
+    The LM flags become overrides before a tuned ``--config``'s, which come before ``--set``'s,
+    so what the user typed last wins. An LM model without ``--profile`` runs the ``cpu`` profile.
+    """
+    from recbench.datasets import get_dataset_info
+    from recbench.registry import get_model
+    from recbench.runner import RunRequest
+    from recbench.runstore import open_stores
+    from recbench.tuning import load_named_config
+
+    get_dataset_info(dataset)  # fail fast on a typo, before any model import or data load
+    check_seeds([seed])
+    entry = get_model(model)
+    if load_in_8bit and load_in_4bit:
+        raise RecbenchError("--load-in-8bit and --load-in-4bit exclude each other")
+    lm_flags = [f"backbone={backbone}"] if backbone else []
+    lm_flags += ["quantization=8bit"] if load_in_8bit else ["quantization=4bit"] if load_in_4bit else []
+    if lm_flags and entry.family != "lm":
+        raise RecbenchError(f"--backbone / --load-in-8bit / --load-in-4bit apply to language-model runs; {model!r} is an ID model")
+    if entry.family == "lm" and profile is None:
+        profile = "cpu"
+    overrides = list(settings)
+    if config is not None:
+        tuned = load_named_config(open_stores(store), config)
+        if tuned["model"] != model:
+            raise RecbenchError(f"--config {config}: it was tuned for model {tuned['model']!r}, not {model!r}")
+        overrides = tuned["overrides"] + overrides  # explicit --set wins
+    overrides = lm_flags + overrides  # explicit --set wins
+    return RunRequest(model, dataset, seed, data_dir, tuple(overrides), profile=profile)
+
+
+def tune_model(model: str, dataset: str, seed: int, settings: list[str]) -> ModelEntry:
+    """The model ``recbench tune`` searches, once its fixed ``--set`` overrides are known to apply to it."""
+    from recbench.config import apply_overrides
+    from recbench.datasets import get_dataset_info
+    from recbench.registry import get_model
+    from recbench.training import TrainConfig
+
+    get_dataset_info(dataset)
+    check_seeds([seed])
+    entry = get_model(model)
+    apply_overrides([entry.config_class(), TrainConfig()], list(settings))  # validate before any trial
+    return entry
+
+
+def check_study_name(name: str) -> None:
+    """``recbench study`` runs the paper's studies except the ablations, which have ``recbench ablate``."""
+    from recbench.studies import STUDIES
+
+    if name not in STUDIES or name == "ablation":
+        choices = ", ".join(s for s in STUDIES if s != "ablation")
+        raise RecbenchError(f"unknown study {name!r}; choose one of: {choices} (ablations: recbench ablate)")
+
+
+def study_plan(name: str, dataset: str, profile: str, seeds: list[int] | None, data_dir: Path | None,
+               settings: list[str]) -> list[RunRequest]:  # fmt: skip
+    """Every run of study ``name`` on ``dataset`` (seed 0 unless ``--seed`` says otherwise)."""
+    from recbench.datasets import get_dataset_info
+    from recbench.studies import plan_study
+
+    get_dataset_info(dataset)
+    check_seeds(seeds or [])
+    return plan_study(name, dataset, profile, seeds or [0], data_dir, tuple(settings))
+
+
+def reproduce_plan(datasets: list[str], profile: str, seeds: int, data_dir: Path | None,
+                   settings: list[str]) -> tuple[list[str], list[RunRequest]]:  # fmt: skip
+    """The datasets ``recbench reproduce`` covers (default: the paper's three) and every run behind their tables."""
+    from recbench.datasets import get_dataset_info
+    from recbench.studies import PAPER_DATASETS, plan_reproduce
+
+    datasets = list(datasets) or list(PAPER_DATASETS)
+    if data_dir is not None and len(datasets) != 1:
+        raise RecbenchError("--data-dir needs exactly one --dataset (use $RECBENCH_DATA for several)")
+    for name in datasets:
+        get_dataset_info(name)
+    return datasets, plan_reproduce(datasets, profile, range(seeds), data_dir, tuple(settings))
