@@ -1,11 +1,12 @@
 """The layers point one way, checked on the source with ``ast`` so it stays that way.
 
-    core (errors, config, metrics, protocol, datasets, batches, text, retrieval, registry, nn,
-          ctr, records)
+    core (errors, config, metrics, protocol, protocol_data, datasets, batches, text, retrieval,
+          registry, nn, ctr, records)
       <- lm (backbones, prompts, the LM loop) and the model packages (baselines/, reclora/)
       <- run (runner, training, tuning, runstore, estimates, drift, run_claims)
-      <- report (compare, stats, render, paper_tables, study_tables, claims, figures, studies)
-      <- cli.py
+      <- report (compare, stats, row_significance, render, paper_tables, study_tables, claims,
+                 figures, studies)
+      <- cli.py and its helpers (cli_requests, cli_plans, cli_leaderboard)
 
 A core module never imports the LM layer, the run layer, the reports or a model package (the
 LM layer registers its item vectors into the core's table instead); a model package never
@@ -21,11 +22,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = {"errors", "config", "metrics", "protocol", "datasets", "batches", "text", "retrieval", "registry", "nn", "ctr", "records"}
+CORE = {"errors", "config", "metrics", "protocol", "protocol_data", "datasets", "batches", "text", "retrieval", "registry", "nn", "ctr", "records"}
 UPPER = ("recbench.lm", "recbench.runner", "recbench.training", "recbench.tuning", "recbench.runstore",
-         "recbench.estimates", "recbench.drift", "recbench.run_claims", "recbench.compare", "recbench.stats", "recbench.render", "recbench.paper_tables",
+         "recbench.estimates", "recbench.drift", "recbench.run_claims", "recbench.compare", "recbench.stats", "recbench.row_significance", "recbench.render", "recbench.paper_tables",
          "recbench.claims", "recbench.study_tables", "recbench.figures", "recbench.studies", "recbench.testing", "baselines",
-         "reclora", "cli")  # fmt: skip
+         "reclora", "cli", "recbench.cli_requests", "recbench.cli_plans", "recbench.cli_leaderboard")  # fmt: skip
 
 
 def imports(path: Path) -> set[str]:

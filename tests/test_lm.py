@@ -19,7 +19,6 @@ import torch
 from rich.console import Console
 
 from recbench.errors import RecbenchError
-from recbench.lm import trainer as lm_trainer
 from recbench.lm.backbone import (
     BUILTIN_BACKBONES,
     BackboneSpec,
@@ -30,7 +29,8 @@ from recbench.lm.backbone import (
     pick_device,
 )
 from recbench.lm.prompts import ALPACA_TEMPLATE, VICUNA_TEMPLATE, PromptEncoder, template_for
-from recbench.lm.trainer import AnswerHead, Checkpoint, answer_loss, run_key, score, train
+from recbench.lm.checkpoint import Checkpoint, run_key
+from recbench.lm.trainer import AnswerHead, answer_loss, score, train
 from recbench.metrics import evaluate
 from tests.lm_support import (
     DDP_JOB,
@@ -236,7 +236,7 @@ def interrupt_after(monkeypatch, stop_step: int) -> list[int]:
         if step == stop_step:
             raise Interrupted
 
-    monkeypatch.setattr(lm_trainer.Checkpoint, "save", save)
+    monkeypatch.setattr(Checkpoint, "save", save)
     return saved
 
 

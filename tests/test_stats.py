@@ -16,7 +16,7 @@ import pytest
 from scipy import stats as sps
 from sklearn.metrics import log_loss, roc_auc_score
 
-from recbench import stats
+from recbench import row_significance
 from recbench.errors import RecbenchError
 from recbench.stats import auc_variance, delong_test, holm, paired_bootstrap_logloss, paired_t_test
 
@@ -283,7 +283,7 @@ def test_bootstrap_is_deterministic_and_chunking_invariant(monkeypatch: pytest.M
     r1 = paired_bootstrap_logloss(y, pa, pb, n_boot=300, seed=42)
     assert paired_bootstrap_logloss(y, pa, pb, n_boot=300, seed=42) == r1
     assert paired_bootstrap_logloss(y, pa, pb, n_boot=300, seed=43) != r1
-    monkeypatch.setattr(stats, "_BOOT_CHUNK_ELEMENTS", 1000 * 7)  # 7 resamples per chunk
+    monkeypatch.setattr(row_significance, "_BOOT_CHUNK_ELEMENTS", 1000 * 7)  # 7 resamples per chunk
     assert paired_bootstrap_logloss(y, pa, pb, n_boot=300, seed=42) == r1
 
 
