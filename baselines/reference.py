@@ -34,12 +34,20 @@ def _base_rate(data: ProtocolData, rows: np.ndarray) -> float:
     return float(data.labels(rows).mean()) if len(rows) else 0.5
 
 
+def _smoothed_rate(positives: np.ndarray, counts: np.ndarray, prior: float, smoothing: float) -> np.ndarray:
+    """``(positives + a * prior) / (counts + a)``: ``a`` pseudo-ratings at the base rate pull a
+    rate measured on few ratings towards it; with no ratings and ``a`` = 0 the rate is the prior."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = (positives + smoothing * prior) / (counts + smoothing)
+    return np.where(counts + smoothing > 0, rate, prior)
+
+
 @dataclass
 class PopConfig:
     smoothing: float = 10.0  # pseudo-ratings at the base rate
 
 
-@register_model("pop", family="reference")
+@register_model("pop", family="reference", display="Pop")
 class Pop:
     """Item popularity: the target item's smoothed positive rate in the training split."""
 
@@ -52,12 +60,9 @@ class Pop:
     def fit(self, train_rows: np.ndarray) -> "Pop":
         items = self.data.target_items(train_rows)
         labels = self.data.labels(train_rows).astype(np.float64)
-        prior, a = _base_rate(self.data, train_rows), self.config.smoothing
         positives = np.bincount(items, weights=labels, minlength=self.data.n_items)
         counts = np.bincount(items, minlength=self.data.n_items)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = (positives + a * prior) / (counts + a)
-        self.item_rate = np.where(counts + a > 0, rate, prior)
+        self.item_rate = _smoothed_rate(positives, counts, _base_rate(self.data, train_rows), self.config.smoothing)
         return self
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
@@ -69,7 +74,7 @@ class UserMeanConfig:
     smoothing: float = 1.0  # pseudo-ratings at the base rate
 
 
-@register_model("user-mean", family="reference")
+@register_model("user-mean", family="reference", display="User-mean")
 class UserMean:
     """The user's smoothed positive share among all earlier ratings (the sample's history)."""
 
@@ -89,7 +94,4 @@ class UserMean:
         start = self.data.seq_ptr[self.data.sample_user[rows]]
         earlier = self.data.sample_pos[rows].astype(np.float64)
         positives = self.cum[start + self.data.sample_pos[rows]] - self.cum[start]
-        a = self.config.smoothing
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = (positives + a * self.prior) / (earlier + a)
-        return np.clip(np.where(earlier + a > 0, share, self.prior), 1e-6, 1 - 1e-6)
+        return np.clip(_smoothed_rate(positives, earlier, self.prior, self.config.smoothing), 1e-6, 1 - 1e-6)

@@ -48,13 +48,9 @@ def bucket_age(age: np.ndarray) -> np.ndarray:
 def load_ml1m(directory: Path) -> RawDataset:
     """ML-1M: ``ratings.dat``, ``users.dat``, ``movies.dat``, fields separated by ``::``."""
     ratings = read_table(directory / "ratings.dat", sep="::", columns=_RATINGS_COLUMNS)
-    users = read_table(
-        directory / "users.dat",
-        sep="::",
-        columns={"user_id": "int", "gender": "str", "age": "int", "occupation": "int", "zip": "str"},
-    )
     users_path = directory / "users.dat"
-    users["gender"] = _map_codes(users["gender"], _GENDERS, users_path, "Gender")
+    user_columns = {"user_id": "int", "gender": "str", "age": "int", "occupation": "int", "zip": "str"}
+    users = _read_users(users_path, "::", user_columns, gender_field="Gender")
     users["age"] = _map_codes(users["age"], ML1M_AGE_CODES, users_path, "Age")
     users["occupation"] = _map_codes(users["occupation"], dict(enumerate(ML1M_OCCUPATIONS)), users_path, "Occupation")
     movies = read_table(
@@ -70,12 +66,8 @@ def load_ml1m(directory: Path) -> RawDataset:
 def load_ml100k(directory: Path) -> RawDataset:
     """ML-100K: tab-separated ``u.data``; pipe-separated ``u.user``, ``u.item``, ``u.genre``."""
     ratings = read_table(directory / "u.data", sep="\t", columns=_RATINGS_COLUMNS)
-    users = read_table(
-        directory / "u.user",
-        sep="|",
-        columns={"user_id": "int", "age": "int", "gender": "str", "occupation": "str", "zip": "str"},
-    )
-    users["gender"] = _map_codes(users["gender"], _GENDERS, directory / "u.user", "gender")
+    user_columns = {"user_id": "int", "age": "int", "gender": "str", "occupation": "str", "zip": "str"}
+    users = _read_users(directory / "u.user", "|", user_columns, gender_field="gender")
     users["age"] = bucket_age(users["age"].to_numpy())
     genre_table = read_table(directory / "u.genre", sep="|", columns={"genre": "str", "index": "int"})
     genres = tuple(genre_table.sort_values("index")["genre"])
@@ -196,6 +188,17 @@ def check_consistency(raw: RawDataset, ratings_file: Path, header: bool = False)
         duplicated = frame[key].duplicated().to_numpy()
         if duplicated.any():
             raise DataFormatError(f"{directory}: {what} id {frame[key].iloc[int(np.flatnonzero(duplicated)[0])]} is listed twice")
+
+
+def _read_users(path: Path, sep: str, columns: dict[str, str], gender_field: str) -> pd.DataFrame:
+    """A MovieLens user file with genders spelled out (both releases code them ``M``/``F``).
+
+    ``gender_field`` is the field's name in the release's README, so an error names it as the
+    user would look it up.
+    """
+    users = read_table(path, sep=sep, columns=columns)
+    users["gender"] = _map_codes(users["gender"], _GENDERS, path, gender_field)
+    return users
 
 
 def _first_genre(genres: pd.Series) -> np.ndarray:
