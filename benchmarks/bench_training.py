@@ -16,6 +16,7 @@ optimizer, scoring samples/s, parameter count and peak RSS of the process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
@@ -35,7 +36,13 @@ def measure(args: argparse.Namespace, name: str) -> dict:
     from recbench.protocol import load_protocol
     from recbench.registry import get_model
     from recbench.runner import resolve_configs
-    from recbench.training import autocast, batches, predict, seed_everything
+    from recbench.training import batches, predict, seed_everything
+
+    try:
+        from recbench.training import autocast
+    except ImportError:  # timing an older checkout (PYTHONPATH=...) that has no autocast setting
+        def autocast(device, mode):
+            return contextlib.nullcontext()
 
     torch.set_num_threads(args.threads)
     data = load_protocol(args.dataset, args.data_dir)
@@ -59,7 +66,7 @@ def measure(args: argparse.Namespace, name: str) -> dict:
         if batch is None:
             break
         t1 = time.perf_counter()
-        with autocast(device, train_config.autocast):
+        with autocast(device, getattr(train_config, "autocast", "off")):
             logit = model(batch).logit.float()
         loss = loss_fn(logit, batch.label)
         t2 = time.perf_counter()
@@ -73,7 +80,8 @@ def measure(args: argparse.Namespace, name: str) -> dict:
     train_seconds = time.perf_counter() - started
     test = data.split_rows("test")[: args.eval_rows or None]
     started = time.perf_counter()
-    predict(model, data, test, train_config.eval_batch_size, device, train_config.autocast)
+    mode = getattr(train_config, "autocast", "off")
+    predict(model, data, test, train_config.eval_batch_size, device, *([mode] if mode != "off" else []))
     eval_seconds = time.perf_counter() - started
     total = sum(sections.values())
     return {
