@@ -3,7 +3,7 @@
 Why: the language-model half of a programme is many CPU hours, so before anything runs the
 plan is printed line by line with what is already recorded and what each missing run will cost
 (measured rates only, :mod:`recbench.estimates`); ``--dry-run`` stops there. Then the missing
-runs are made (:func:`recbench.studies.execute`) and any failures are listed at the end.
+runs are made (:func:`recbench.plans.execute`) and any failures are listed at the end.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def carry_out(plan: list[RunRequest], store: list[Path], dry_run: bool, keep_goi
     """
     from recbench.estimates import Costs, estimate, format_duration
     from recbench.runstore import open_stores
-    from recbench.studies import check_plan, execute, resolve_variant
+    from recbench.plans import check_plan, execute, resolve_variant
 
     run_store = open_stores(store)
     planned = check_plan(plan, run_store, resolve_variant)

@@ -43,7 +43,7 @@ class FeatureSchema:
     n_item_fields: int
 
     @classmethod
-    def from_data(cls, data: ProtocolData) -> "FeatureSchema":
+    def from_data(cls, data: ProtocolData) -> FeatureSchema:
         return cls(data.n_features, len(data.user_fields), len(ITEM_FIELDS))
 
 

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from recbench.compare import ComparableSet, RunView, comparable_sets, latest_per_seed, score
+from recbench.drift import settings_difference
+from recbench.errors import RecbenchError
 from recbench.paper import PAPER_TABLE3, PAPER_TABLE4, paper_column
 from recbench.paper_tables import (
     REFERENCE,
@@ -36,13 +38,10 @@ from recbench.paper_tables import (
     profile_of,
     profile_title,
 )
-from recbench.drift import settings_difference
-from recbench.errors import RecbenchError
 from recbench.records import is_plain_run, is_result
 from recbench.render import MISSING, Cell, Table, rank_marks
 from recbench.runstore import RunStore
 from recbench.studies import ABLATION_VARIANTS, TIME_VARIANTS, ablation_overrides, parse_time_variant, time_request
-
 
 # --------------------------------------------------------------------------- Table 3
 

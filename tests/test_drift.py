@@ -9,10 +9,10 @@ from recbench.config import to_dict
 from recbench.drift import settings_drift
 from recbench.metrics import evaluate
 from recbench.paper_tables import profile_of, profile_title, table2
+from recbench.plans import check_plan
 from recbench.registry import get_model
 from recbench.runner import RunRequest, resolve_configs
 from recbench.runstore import RunStore
-from recbench.studies import check_plan
 
 QUIET = Console(file=open("/dev/null", "w"))
 

@@ -8,9 +8,10 @@ import socket
 
 from rich.console import Console
 
+from recbench.plans import check_plan, execute, identity
 from recbench.run_claims import RunClaims
 from recbench.runstore import RunStore
-from recbench.studies import check_plan, execute, identity, plan_study
+from recbench.studies import plan_study
 from tests.test_studies import fake_run
 
 QUIET = Console(file=open("/dev/null", "w"))

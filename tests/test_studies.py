@@ -13,17 +13,16 @@ from typer.testing import CliRunner
 
 import recbench.runner
 from cli import app
+from recbench.config import to_dict
 from recbench.errors import RecbenchError
 from recbench.metrics import evaluate
-from recbench.config import to_dict
+from recbench.plans import check_plan, execute
 from recbench.registry import get_model
 from recbench.runner import RunRequest, resolve_configs
 from recbench.runstore import RunStore
 from recbench.studies import (
     ABLATION_VARIANTS,
     few_shot_size,
-    check_plan,
-    execute,
     plan_main,
     plan_reproduce,
     plan_study,
