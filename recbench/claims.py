@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 
 from recbench.compare import ALPHA, Scored, comparable_sets, compare_to_reference, format_p, score
-from recbench.paper_tables import _Views, display_name, profile_title, table2_sets
-from recbench.study_tables import _entries_by, _study_groups, ablation_variant
+from recbench.paper_tables import _Views, table2_sets
 from recbench.render import MISSING, Table
+from recbench.run_selection import display_name, profile_title
 from recbench.runstore import RunStore
 from recbench.studies import ABLATION_VARIANTS, ID_MODELS
+from recbench.study_tables import _entries_by, _study_groups, ablation_variant
 
 ZERO_SHOT = "rella [n_train=0]"
 BEST_ID = "<best ID model>"

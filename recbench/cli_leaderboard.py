@@ -24,7 +24,7 @@ def stored_records(store: list[Path], datasets: list[str], profile: str | None) 
 
     ID runs have no profile and are always kept; LM runs only when of ``profile`` (or any when None).
     """
-    from recbench.paper_tables import filter_datasets, filter_profile
+    from recbench.run_selection import filter_datasets, filter_profile
 
     run_store = open_stores(store)
     return run_store, filter_profile(filter_datasets(run_store.records(), datasets), profile)

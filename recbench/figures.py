@@ -25,8 +25,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from recbench.compare import latest_per_seed
-from recbench.paper_tables import data_key, display_name, profile_of
 from recbench.records import is_result, measured_overrides
+from recbench.run_selection import data_key, display_name, profile_of
 
 
 @dataclass(frozen=True)

@@ -32,14 +32,11 @@ from recbench.paper_tables import (
     _seconds,
     _std,
     _Views,
-    data_key,
-    display_name,
     percent,
-    profile_of,
-    profile_title,
 )
 from recbench.records import is_plain_run, is_result
 from recbench.render import MISSING, Cell, Table, rank_marks
+from recbench.run_selection import data_key, display_name, profile_of, profile_title
 from recbench.runstore import RunStore
 from recbench.studies import ABLATION_VARIANTS, TIME_VARIANTS, ablation_overrides, parse_time_variant, time_request
 

@@ -8,9 +8,10 @@ from rich.console import Console
 from recbench.config import to_dict
 from recbench.drift import settings_drift
 from recbench.metrics import evaluate
-from recbench.paper_tables import profile_of, profile_title, table2
+from recbench.paper_tables import table2
 from recbench.plans import check_plan
 from recbench.registry import get_model
+from recbench.run_selection import profile_of, profile_title
 from recbench.runner import RunRequest, resolve_configs
 from recbench.runstore import RunStore
 

@@ -4,7 +4,7 @@
           registry, nn, ctr, records)
       <- lm (backbones, prompts, the LM loop) and the model packages (baselines/, reclora/)
       <- run (runner, training, tuning, runstore, estimates, drift, run_claims, plans)
-      <- report (compare, stats, row_significance, render, paper_tables, study_tables, claims,
+      <- report (compare, stats, row_significance, render, run_selection, paper_tables, study_tables, claims,
                  figures, studies)
       <- cli.py and its helpers (cli_requests, cli_plans, cli_leaderboard)
 
@@ -24,7 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CORE = {"errors", "config", "metrics", "protocol", "protocol_data", "datasets", "batches", "text", "retrieval", "registry", "nn", "ctr", "records"}
 UPPER = ("recbench.lm", "recbench.runner", "recbench.training", "recbench.tuning", "recbench.runstore",
-         "recbench.estimates", "recbench.drift", "recbench.run_claims", "recbench.plans", "recbench.compare", "recbench.stats", "recbench.row_significance", "recbench.render", "recbench.paper_tables",
+         "recbench.estimates", "recbench.drift", "recbench.run_claims", "recbench.plans", "recbench.compare", "recbench.stats", "recbench.row_significance", "recbench.render", "recbench.paper_tables", "recbench.run_selection",
          "recbench.claims", "recbench.study_tables", "recbench.figures", "recbench.studies", "recbench.testing", "baselines",
          "reclora", "cli", "recbench.cli_requests", "recbench.cli_plans", "recbench.cli_leaderboard")  # fmt: skip
 

@@ -1,0 +1,108 @@
+"""Which runs a table shows and under what name: display names, settings labels, data and profile keys.
+
+Shared by every table and figure (``paper_tables``, ``study_tables``, ``claims``, ``figures``),
+so "the same data", "the same profile" and "the same model with other settings" mean one
+thing everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from recbench.drift import settings_drift
+from recbench.errors import RecbenchError
+from recbench.records import measured_overrides
+from recbench.studies import LM_MODELS
+
+
+def display_name(model: str) -> str:
+    """The registered display name (``register_model(..., display=...)``), keeping a ``[settings]`` suffix."""
+    from recbench.registry import get_model
+
+    base, sep, rest = model.partition(" [")
+    try:
+        shown = get_model(base).display
+    except RecbenchError:
+        shown = base  # a model recorded elsewhere and not installed here
+    return shown + (sep + rest if sep else "")
+
+
+def variant_label(record: dict[str, Any]) -> str:
+    """The model name, plus the settings a run changed (``sim [item_vectors=lm]``).
+
+    Runs with different settings are different entries of a table, never averaged together
+    as seeds of one model; settings that only place or pace a run are ignored.
+    """
+    defaults = _default_settings(record.get("model", ""))
+    measured = [m for m in measured_overrides(record.get("overrides") or ()) if _differs(m, defaults)]
+    return f"{record['model']} [{', '.join(measured)}]" if measured else record["model"]
+
+
+def _default_settings(model: str) -> dict[str, Any]:
+    """The registered model's default settings (empty for an unknown model)."""
+    import dataclasses
+
+    from recbench.errors import RecbenchError
+    from recbench.registry import get_model
+
+    try:
+        config_class = get_model(model).config_class
+    except RecbenchError:
+        return {}
+    return {f.name: getattr(config_class(), f.name) for f in dataclasses.fields(config_class)}
+
+
+def _differs(assignment: str, defaults: dict[str, Any]) -> bool:
+    """Whether ``key=value`` changes the default (an override restating a default changes nothing)."""
+    key, _, value = assignment.partition("=")
+    if key not in defaults:
+        return True
+    default = defaults[key]
+    shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+    return value.replace(" ", "") != shown.replace(" ", "")
+
+
+def study_name(record: dict[str, Any]) -> str | None:
+    study = record.get("study")
+    return study.get("name") if isinstance(study, dict) else None
+
+
+def family(record: dict[str, Any]) -> str:
+    return record.get("family") or ("lm" if record["model"] in LM_MODELS else "id")
+
+
+def data_key(record: dict[str, Any]) -> tuple[str, str, int]:
+    """What must match for two runs to be on the same data: variant, raw digest, protocol."""
+    return (
+        record.get("dataset_variant") or record.get("dataset", "?"),
+        (record.get("fingerprint") or {}).get("digest", "?"),
+        int(record.get("protocol_version", 0)),
+    )
+
+
+def filter_datasets(records: Iterable[dict[str, Any]], datasets: Iterable[str]) -> list[dict[str, Any]]:
+    wanted = set(datasets)
+    return [r for r in records if not wanted or r.get("dataset_variant") in wanted or r.get("dataset") in wanted]
+
+
+def filter_profile(records: Iterable[dict[str, Any]], profile: str | None) -> list[dict[str, Any]]:
+    """Runs without a size profile (ID and reference models) plus the LM runs of ``profile``."""
+    return [r for r in records if profile is None or r.get("profile") in (None, profile)]
+
+
+def profile_of(record: dict[str, Any]) -> str:
+    """The LM size profile of a run; LM runs recorded without one are grouped as "unspecified".
+
+    An LM run whose profile has changed since it ran is labelled with the settings it ran with
+    (``recbench.drift``), so it gets tables of its own instead of joining runs of the new ones.
+    """
+    name = str(record.get("profile") or "unspecified")
+    drift = settings_drift(record) if family(record) == "lm" else ()
+    return f"{name}; earlier settings {', '.join(drift)}" if drift else name
+
+
+def profile_title(label: str) -> str:
+    """``cpu`` -> ``cpu profile``; a drifted label keeps its settings after the word profile."""
+    name, _, rest = label.partition("; ")
+    return f"{name} profile" + (f"; {rest}" if rest else "")
