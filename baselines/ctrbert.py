@@ -83,7 +83,7 @@ class CTRBERT(LMRecommender):
         width = self.user_tower.encoder.config.hidden_size
         self.fusion = nn.Sequential(nn.Linear(3 * width, config.hidden), nn.ReLU(), nn.Linear(config.hidden, 1))
         self.modules = nn.ModuleList([self.user_tower, self.item_tower, self.fusion])
-        from recbench.lm.backbone import pick_device
+        from recbench.devices import pick_device
 
         self.device = pick_device(lm_config.device)
         self.modules.to(self.device)

@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from recbench.batches import gather_batch
 from recbench.ctr import CTRModel
+from recbench.devices import pick_device
 from recbench.errors import RecbenchError
 from recbench.metrics import evaluate
 from recbench.protocol import ProtocolData
@@ -74,16 +75,6 @@ def seed_everything(seed: int) -> None:
     # uninitialised memory); it was the top operator of an ID training step (13% of CPU time).
     # Kernels stay deterministic without it: every value we read is written first.
     torch.utils.deterministic.fill_uninitialized_memory = False
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RecbenchError("--set device=cuda: no CUDA device is available on this machine")
-    if name not in ("cpu", "cuda"):
-        raise RecbenchError(f"--set device={name}: expected auto, cpu or cuda")
-    return torch.device(name)
 
 
 def batches(data: ProtocolData, model: CTRModel, rows: np.ndarray, batch_size: int, device: torch.device):

@@ -1,6 +1,6 @@
 """The layers point one way, checked on the source with ``ast`` so it stays that way.
 
-    core (errors, config, metrics, protocol, protocol_data, datasets, batches, text, retrieval,
+    core (errors, devices, config, metrics, protocol, protocol_data, datasets, batches, text, retrieval,
           registry, nn, ctr, records)
       <- lm (backbones, prompts, the LM loop) and the model packages (baselines/, reclora/)
       <- run (runner, training, tuning, runstore, estimates, drift, run_claims, plans)
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = {"errors", "config", "metrics", "protocol", "protocol_data", "datasets", "batches", "text", "retrieval", "registry", "nn", "ctr", "records"}
+CORE = {"errors", "devices", "config", "metrics", "protocol", "protocol_data", "datasets", "batches", "text", "retrieval", "registry", "nn", "ctr", "records"}
 UPPER = ("recbench.lm", "recbench.runner", "recbench.training", "recbench.tuning", "recbench.runstore",
          "recbench.estimates", "recbench.drift", "recbench.run_claims", "recbench.plans", "recbench.compare", "recbench.stats", "recbench.row_significance", "recbench.render", "recbench.paper_tables", "recbench.run_selection",
          "recbench.claims", "recbench.study_tables", "recbench.figures", "recbench.studies", "recbench.testing", "baselines",

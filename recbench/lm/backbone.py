@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import torch
 
+from recbench.devices import pick_device  # noqa: F401 (the LM layer's callers import it from here too)
 from recbench.errors import RecbenchError
 
 #: the linear layers LoRA (and RecLoRA) adapt: attention query and value projections
@@ -172,17 +173,6 @@ def resolve_source(name: str) -> str:
             "a local save_pretrained folder, or a Hugging Face id like owner/model"
         )
     return name
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RecbenchError(f"backbone device {name!r}: no CUDA device is available on this machine")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise RecbenchError(f"backbone device {name!r}: expected auto, cpu, cuda or cuda:N") from None
 
 
 def pick_dtype(spec: BackboneSpec, device: torch.device) -> torch.dtype:
