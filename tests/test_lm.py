@@ -26,8 +26,8 @@ from recbench.lm.backbone import (
     file_sha256,
     load_backbone,
     materialize_gguf,
-    pick_device,
 )
+from recbench.devices import pick_device
 from recbench.lm.prompts import ALPACA_TEMPLATE, VICUNA_TEMPLATE, PromptEncoder, template_for
 from recbench.lm.checkpoint import Checkpoint, run_key
 from recbench.lm.trainer import AnswerHead, answer_loss, score, train

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import torch
 
-from recbench.devices import pick_device  # noqa: F401 (the LM layer's callers import it from here too)
+from recbench.devices import pick_device
 from recbench.errors import RecbenchError
 
 #: the linear layers LoRA (and RecLoRA) adapt: attention query and value projections
