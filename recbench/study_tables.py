@@ -110,15 +110,20 @@ def _ordered(labels: Iterable[str], known: tuple[str, ...]) -> list[str]:
     return [v for v in known if v in labels] + sorted(labels - set(known))
 
 
+def _per_comparable_set(store: RunStore, records: Iterable[dict[str, Any]], study: str, label: Callable[[dict[str, Any]], str | None],
+                        one: Callable[..., Table], paper: bool) -> list[Table]:  # fmt: skip
+    """One table per comparable set of the runs that are rows of ``study``'s table."""
+    tables = []
+    for gkey, group in sorted(_study_groups(records, study).items()):
+        views = _Views(store)
+        for comparable in comparable_sets(_entries_by(group, label, views)):
+            tables.append(one(gkey, _canonical(group), comparable, views, paper))
+    return tables
+
+
 def table3(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False) -> list[Table]:
     """Table 3 (RecLoRA ablations) per comparable set of ablation runs."""
-    tables = []
-    for gkey, group in sorted(_study_groups(records, "ablation").items()):
-        views = _Views(store)
-        entries = _entries_by(group, ablation_variant, views)
-        for comparable in comparable_sets(entries):
-            tables.append(_table3_one(gkey, _canonical(group), comparable, views, paper))
-    return tables
+    return _per_comparable_set(store, records, "ablation", ablation_variant, _table3_one, paper)
 
 
 def _variant_name(variant: str) -> str:
@@ -184,13 +189,7 @@ def _mean_timing(views: list[RunView], key: str) -> float:
 
 def table4(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False) -> list[Table]:
     """Table 4 (time per sample vs text / ID history length) per comparable set of runs."""
-    tables = []
-    for gkey, group in sorted(_study_groups(records, "time_per_sample").items()):
-        views = _Views(store)
-        entries = _entries_by(group, time_variant, views)
-        for comparable in comparable_sets(entries):
-            tables.append(_table4_one(gkey, _canonical(group), comparable, views, paper))
-    return tables
+    return _per_comparable_set(store, records, "time_per_sample", time_variant, _table4_one, paper)
 
 
 def _table4_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _Views, paper: bool) -> Table:
