@@ -240,6 +240,9 @@ def _table2_one(
         description.append(
             f"{display_name(wanted)} has no run here, so RelImpr and the tests use the best model, {ref_name}, as the reference."
         )
+    settings = lm_settings_line(comparable)
+    if profile and settings:
+        description.append(settings)
     notes = _common_notes(comparable, display_name, views)
     notes.append(
         "Bold: best; underlined: second best (by the values shown); –: no recorded run; ± is the std over seeds."
@@ -276,6 +279,32 @@ def _table2_one(
         notes.append(f"The paper reports no numbers for data like {key[0]}, so no paper columns are shown.")
     title = f"Table 2 — {key[0]}" + (f" ({profile_title(profile)})" if profile else "")
     return Table(title, headers, rows, description, notes)
+
+
+def lm_settings_line(comparable: ComparableSet) -> str | None:
+    """What the LM rows were trained on, read from their records: the caption names the few-shot
+    size, epochs, lr and LoRA targets (CTR-BERT's training rows too), so a table states its budget."""
+    by_text: dict[str, list[str]] = defaultdict(list)
+    for label, views in comparable.entries.items():
+        record = views[0].record if views else {}
+        if family(record) != "lm":
+            continue
+        train, config = record.get("train_config") or {}, record.get("config") or {}
+        if not train:
+            continue
+        if int(train.get("n_train", 0) or 0) == 0:
+            text = f"untrained {train.get('backbone', '?')} (zero-shot)"
+        else:
+            text = f"{int(train['n_train']):,} training rows x {train.get('epochs', '?')} epochs, lr {float(train.get('lr', float('nan'))):g}, batch {train.get('batch_size', '?')}"
+            if record.get("model") == "ctr-bert":
+                text += ", MiniLM towers fine-tuned"
+            else:
+                rank = config.get("lora_rank", config.get("rank", "?"))
+                text = f"{train.get('backbone', '?')}, " + text + f", LoRA r {rank} on {','.join(train.get('lora_targets') or ['?'])}"
+        by_text[text].append(display_name(label))
+    if not by_text:
+        return None
+    return "LM rows: " + "; ".join(f"{', '.join(names)}: {text}" for text, names in by_text.items()) + "."
 
 
 def _floor_note(scored: dict[str, Scored], labels: np.ndarray) -> str | None:

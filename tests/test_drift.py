@@ -73,6 +73,9 @@ def test_a_drifted_run_is_not_done_in_a_plan_and_gets_its_own_table(tmp_path):
     current = save(store, lm_record(), seed=0, strength=3.0)
     save(store, {"model": "pop", "family": "reference", "profile": None, "overrides": []}, strength=1.0)
     assert check_plan([request], store)[0].recorded == current
-    titles = [t.title for t in table2(store, store.records())]
+    tables = table2(store, store.records())
+    titles = [t.title for t in tables]
+    # the caption states the LM rows' training budget, read from their records
+    assert "LM rows: TALLRec: smollm2-135m, 1,024 training rows x 3 epochs, lr 0.002, batch 8, LoRA r 8 on q_proj,v_proj." in tables[0].description
     assert titles == ["Table 2 — synth (cpu profile)", "Table 2 — synth (cpu profile; earlier settings epochs=99 (now 3))",
                       "Table 2 — synth"]  # the last: the ID and reference runs on all their rows
