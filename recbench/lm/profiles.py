@@ -11,7 +11,7 @@
   first hours. The LoRA targets were chosen on the 300 validation rows (TALLRec, same 1,024
   rows, same lr): LoRA on every block linear for 2 epochs reached valid AUC 0.563 / 0.611
   after epochs 1 / 2 (that run stays in the reference store under its earlier settings); q/v
-  for 3 epochs reached 0.555 / 0.697 after epochs 1 / 2. CTR-BERT gets 4,096
+  for 3 epochs reached 0.555 / 0.697 / 0.706 after epochs 1 / 2 / 3. CTR-BERT gets 4,096
   training rows (a 22M encoder costs a fraction of a prompt's time per row). Numbers from this
   profile test the direction of the paper's claims on a small backbone, not its values.
 
