@@ -28,8 +28,6 @@ from recbench.config import to_dict
 from recbench.errors import RecbenchError
 from recbench.records import RESOURCE_KEYS
 
-#: settings that change how a run is executed, not what it measures
-IGNORED = RESOURCE_KEYS | {"checkpoint_every", "micro_batch_size", "bucket"}
 #: settings only a run that trains reads
 TRAINING_ONLY = frozenset({"lr", "epochs", "batch_size", "warmup_ratio", "weight_decay", "lora_targets", "max_epochs",
                            "patience"})  # fmt: skip
@@ -45,25 +43,17 @@ def settings_drift(record: dict[str, Any]) -> tuple[str, ...]:
     Empty when the run's model is not registered here (nothing to compare with) or when its
     settings still hold.
     """
-    resolved = _resolve(str(record.get("model")), tuple(record.get("overrides") or ()), record.get("profile"))
+    resolved = resolve_settings(str(record.get("model")), tuple(record.get("overrides") or ()), record.get("profile"))
     return () if resolved is None else settings_difference(record, *resolved)
 
 
 def settings_difference(record: dict[str, Any], model_config: Any, train_config: Any) -> tuple[str, ...]:
     """How the run's recorded settings differ from these configs (keys both know; measured ones only)."""
-    from recbench.registry import get_model
-
-    try:
-        family = get_model(str(record.get("model"))).family
-    except RecbenchError:
-        family = "id"
-    trained = family != "lm" or int((record.get("train_config") or {}).get("n_train", 1) or 0) != 0
     out = []
+    recorded_train = record.get("train_config") or {}
     for section, current in (("config", to_dict(model_config)), ("train_config", to_dict(train_config))):
-        recorded = record.get(section) or {}
+        recorded = _measured(record.get(section) or {}, recorded_train)
         for key in sorted(set(recorded) & set(current)):
-            if key in IGNORED or (not trained and key in TRAINING_ONLY):
-                continue
             then, now = _normal(recorded[key]), _normal(current[key])
             if then != now:
                 out.append(f"{key}={_show(then)} (now {_show(now)})")
@@ -76,25 +66,30 @@ def settings_signature(model: str, overrides: tuple[str, ...], profile: str | No
     Two requests with equal signatures make the same run, e.g. Figure 4's N_m = 16 point and
     the default RecLoRA run: a plan makes it once.
     """
-    resolved = _resolve(model, overrides, profile)
+    resolved = resolve_settings(model, overrides, profile)
     if resolved is None:
         return None
-    model_config, train_config = resolved
-    train = {k: v for k, v in to_dict(train_config).items() if k not in IGNORED}
-    if model_config is not None and int(train.get("n_train", 1) or 0) == 0 and "n_train" in train:
-        train = {k: v for k, v in train.items() if k not in TRAINING_ONLY}
-    config = {k: v for k, v in to_dict(model_config).items() if k not in IGNORED}
-    return json.dumps([model, profile, config, train], sort_keys=True, default=str)
+    config, train = (to_dict(c) for c in resolved)
+    return json.dumps([model, profile, _measured(config, train), _measured(train, train)], sort_keys=True, default=str)
 
 
-def _resolve(model: str, overrides: tuple[str, ...], profile: str | None) -> tuple[Any, Any] | None:
+def resolve_settings(model: str, overrides: tuple[str, ...], profile: str | None) -> tuple[Any, Any] | None:
+    """(model config, train config) that ``model`` with these overrides and profile runs with
+    today; None when the model is not registered here or the settings no longer parse."""
     from recbench.registry import get_model
     from recbench.runner import resolve_configs
 
     try:
-        return resolve_configs(get_model(model), overrides, profile)
+        return resolve_configs(get_model(model), tuple(overrides), profile)
     except RecbenchError:
         return None
+
+
+def _measured(settings: dict[str, Any], train: dict[str, Any]) -> dict[str, Any]:
+    """The settings that decide what a run measures: no resource settings, and no training-only
+    ones when the run trains on no rows (``n_train=0``, zero-shot)."""
+    untrained = "n_train" in train and int(train["n_train"] or 0) == 0
+    return {k: v for k, v in settings.items() if k not in RESOURCE_KEYS and not (untrained and k in TRAINING_ONLY)}
 
 
 def _show(value: Any) -> str:

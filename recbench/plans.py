@@ -10,12 +10,12 @@ several processes can share one plan.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recbench.drift import settings_difference, settings_drift, settings_signature
+from recbench.drift import resolve_settings, settings_difference, settings_drift, settings_signature
 from recbench.errors import RecbenchError
 from recbench.records import is_plain_run, is_result, measured_overrides
 
@@ -61,6 +61,8 @@ class PlannedRun:
     recorded: str | None
     #: 1-based line of an earlier planned request with the same settings (this one is that run)
     same_as: int | None = None
+    #: the dataset variant the run will record (resolved once, from the data's fingerprint)
+    variant: str = ""
 
     @property
     def pending(self) -> bool:
@@ -110,7 +112,7 @@ def check_plan(
         key = identity(request.model, cache[where], request.seed, request.profile, request.study, request.overrides)
         recorded = done.get(key)
         run_key = _run_key(request.model, cache[where], request.seed, request.profile)
-        resolved = _resolved(request)
+        resolved = resolve_settings(request.model, request.overrides, request.profile)
         if recorded is None and resolved is not None:
             same = [r for r in by_run.get(run_key, []) if not settings_difference(r, *resolved)]
             recorded = same[-1]["run_id"] if same else None
@@ -119,22 +121,12 @@ def check_plan(
         if recorded is None and signature is not None:
             same_as = first_line.setdefault((*run_key, signature), line)
             same_as = None if same_as == line else same_as
-        out.append(PlannedRun(request, recorded, same_as))
+        out.append(PlannedRun(request, recorded, same_as, cache[where]))
     return out
 
 
 def _run_key(model: str, variant: str, seed: int, profile: str | None) -> tuple:
     return (model, variant, int(seed), profile)
-
-
-def _resolved(request: RunRequest) -> tuple[Any, Any] | None:
-    from recbench.registry import get_model
-    from recbench.runner import resolve_configs
-
-    try:
-        return resolve_configs(get_model(request.model), tuple(request.overrides), request.profile)
-    except RecbenchError:
-        return None
 
 
 def execute(
@@ -159,13 +151,14 @@ def execute(
     todo = [p for p in planned if p.pending]
     made, failures = 0, []
     for i, item in enumerate(todo, 1):
-        key = repr(identity(item.request.model, item.request.dataset, item.request.seed, item.request.profile,
-                            item.request.study, item.request.overrides))  # fmt: skip
+        variant = item.variant or item.request.dataset
+        key = repr(identity(item.request.model, variant, item.request.seed, item.request.profile, item.request.study,
+                            item.request.overrides))  # fmt: skip
         if not claims.acquire(key):
             console.print(f"[{i}/{len(todo)}] another process is making it: {item.describe()}", highlight=False)
             continue
         try:
-            if check_plan([item.request], store)[0].recorded:  # another process recorded it meanwhile
+            if check_plan([item.request], store, lambda *_: variant)[0].recorded:  # another process recorded it meanwhile
                 continue
             console.print(f"[{i}/{len(todo)}] {item.describe()}", highlight=False)
             record = run_fn(item.request, store, console)

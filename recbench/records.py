@@ -29,8 +29,8 @@ RECORD_SCHEMA_VERSION = 1
 
 _REQUIRED_TEXT = ("run_id", "model", "dataset")
 
-#: overrides that do not change what a run measures (where and how fast it runs)
-RESOURCE_KEYS = frozenset({"threads", "device", "eval_batch_size"})
+#: settings that do not change what a run measures (where and how fast it runs, how often it saves)
+RESOURCE_KEYS = frozenset({"threads", "device", "eval_batch_size", "micro_batch_size", "checkpoint_every", "bucket"})
 
 
 def measured_overrides(overrides: Iterable[str]) -> tuple[str, ...]:

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recbench.errors import RecbenchError
-from recbench.records import RESOURCE_KEYS, is_plain_run, is_result, measured_overrides  # noqa: F401 (RESOURCE_KEYS re-exported)
 
 if TYPE_CHECKING:
 

@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from recbench.compare import ComparableSet, RunView, comparable_sets, latest_per_seed, score
-from recbench.drift import settings_difference
-from recbench.errors import RecbenchError
+from recbench.drift import resolve_settings, settings_difference
 from recbench.paper import PAPER_TABLE3, PAPER_TABLE4, paper_column
 from recbench.paper_tables import (
     REFERENCE,
@@ -61,28 +60,18 @@ def is_plain_full_run(record: dict[str, Any]) -> bool:
 def _row_of(record: dict[str, Any], rows: dict[str, tuple[str, tuple[str, ...]]]) -> str | None:
     """The row (of ``rows``: label -> (model, overrides)) whose settings the run has, whichever
     study made it: e.g. the default RecLoRA run is Table 3's "full" and Table 4's "10/60" row,
-    and an N_m = 1 run of Figure 4 is "w/o meta-LoRA". Records without settings fall back to
-    their study label."""
-    study = record.get("study") or {}
+    and an N_m = 1 run of Figure 4 is "w/o meta-LoRA". A record without settings falls back to
+    its study label (or "full" for the plain RecLoRA run)."""
     if record.get("config") is None:
-        return str(study.get("variant")) if study.get("variant") in rows else ("full" if "full" in rows and is_plain_full_run(record) else None)
+        variant = (record.get("study") or {}).get("variant")
+        if variant in rows:
+            return str(variant)
+        return "full" if "full" in rows and is_plain_full_run(record) else None
     for label, (model, overrides) in rows.items():
-        if record.get("model") != model:
-            continue
-        resolved = _resolve(model, overrides, record.get("profile"))
+        resolved = resolve_settings(model, overrides, record.get("profile")) if record.get("model") == model else None
         if resolved is not None and not settings_difference(record, *resolved):
             return label
     return None
-
-
-def _resolve(model: str, overrides: tuple[str, ...], profile: str | None) -> tuple[Any, Any] | None:
-    from recbench.registry import get_model
-    from recbench.runner import resolve_configs
-
-    try:
-        return resolve_configs(get_model(model), overrides, profile)
-    except RecbenchError:
-        return None
 
 
 def ablation_variant(record: dict[str, Any]) -> str | None:

@@ -56,3 +56,22 @@ def test_claims_are_released_after_a_run_even_when_it_fails(tmp_path):
     assert made == 0 and len(failures) == 1
     assert list((store.root / ".claims").iterdir()) == []
     assert store.records() == [] and not store.problems  # the claims folder is not a run
+
+
+def test_a_run_another_process_recorded_meanwhile_is_found_under_the_resolved_variant(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    plan = plan_study("n_meta", "synth")[:1]
+    planned = check_plan(plan, store, lambda *_: "synth-files")  # the data's fingerprint names another variant
+    assert planned[0].pending and planned[0].variant == "synth-files"
+    other = fake_run(plan[0], RunStore(tmp_path / "scratch"))  # "another lane" records the same run ...
+    other.update(dataset_variant="synth-files")
+    store.save({k: v for k, v in other.items() if k != "run_id"}, store_arrays(tmp_path / "scratch", other["run_id"]))
+
+    def must_not_run(request, run_store, console):
+        raise AssertionError("made a run that was recorded meanwhile")
+
+    assert execute(planned, store, QUIET, run_fn=must_not_run) == (0, [])
+
+
+def store_arrays(root, run_id):
+    return dict(RunStore(root).predictions(run_id))
