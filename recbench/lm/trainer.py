@@ -1,6 +1,7 @@
 """Instruction tuning and scoring of yes/no recommenders on a causal LM.
 
-One loop serves TALLRec, ReLLa and RecLoRA on a 2-core CPU and on GPUs:
+One loop (:func:`train_loop`) serves TALLRec, ReLLa, RecLoRA and CTR-BERT on a 2-core CPU and
+on GPUs; a model hands it a :class:`TrainingTask` (what is trained, how samples become a loss):
 
 * **Scoring** reads only the two answer-token logits at the answer position: the decoder's
   hidden state there times two rows of the output embedding, so no ``[batch, length, vocab]``
@@ -158,6 +159,36 @@ def answer_loss(head: torch.nn.Module, batch: TokenBatch) -> tuple[torch.Tensor,
     return loss, int((batch.answer_targets != -100).sum())
 
 
+@dataclass
+class TrainingTask:
+    """A model's side of :func:`train_loop`: what is trained and how a batch of samples becomes a loss.
+
+    Samples are positions ``0..n-1`` into the training rows. The loop owns everything else
+    (order, optimizer, schedule, DDP, checkpoints, validation, best epoch), so TALLRec, ReLLa,
+    RecLoRA and CTR-BERT share one implementation of it.
+
+    Example (a model whose loss is BCE on a logit per sample)::
+
+        TrainingTask(module=net, params=dict(net.named_parameters()),
+                     micro_batches=lambda mine: [mine[i:i + 4] for i in range(0, len(mine), 4)],
+                     loss=lambda net, picked: bce(net(x[picked]), y[picked], reduction="sum"),
+                     normaliser=len)
+    """
+
+    module: torch.nn.Module  # what DDP wraps; the loop switches it between train and eval mode
+    params: dict[str, torch.nn.Parameter]  # what the optimizer updates and a checkpoint saves
+    #: this process's share of an optimizer batch -> its micro-batches (positions)
+    micro_batches: Callable[[np.ndarray], list[np.ndarray]]
+    #: the summed loss of the samples at ``picked``, computed with the (prepared) module
+    loss: Callable[[torch.nn.Module, np.ndarray], torch.Tensor]
+    #: what an optimizer batch's summed loss is divided by (its answer tokens, or its samples)
+    normaliser: Callable[[np.ndarray], int]
+    #: AdamW parameter groups (None: one group of ``params`` at the config's lr)
+    param_groups: list[dict[str, Any]] | None = None
+    #: a context that must surround the forward and backward of the samples at ``picked``
+    conditioned: Callable[[np.ndarray], contextlib.AbstractContextManager] = lambda picked: contextlib.nullcontext()
+
+
 def train(
     model: PromptModel,
     train_rows: np.ndarray,
@@ -169,7 +200,36 @@ def train(
     console: Console | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> LMTrainResult:
-    """Tune ``model``'s trainable parameters on ``train_rows``; see the module docstring.
+    """Tune a prompt model's trainable parameters on the answer tokens of ``train_rows``."""
+    encoded = model.encode(train_rows, train_labels)
+    pad = model.encoder.tokenizer.pad_token_id
+
+    def loss(head: torch.nn.Module, picked: np.ndarray) -> torch.Tensor:
+        return answer_loss(head, collate([encoded[i] for i in picked], pad).to(model.device))[0]
+
+    task = TrainingTask(
+        module=AnswerHead(model.lm, config.autocast),
+        params=model.trainable_parameters(),
+        micro_batches=lambda mine: [mine[i] for i in length_buckets([len(encoded[j].input_ids) for j in mine], config.micro_batch_size)],
+        loss=loss,
+        normaliser=lambda chosen: sum(encoded[i].n_answer for i in chosen),
+        conditioned=lambda picked: model.conditioned(train_rows[picked]),
+    )
+    return train_loop(task, train_rows, config, seed, checkpoint_dir, validate, console, on_step, device=model.device)
+
+
+def train_loop(
+    task: TrainingTask,
+    train_rows: np.ndarray,
+    config: LMTrainConfig,
+    seed: int,
+    checkpoint_dir: Path | None = None,
+    validate: Callable[[], dict[str, float]] | None = None,
+    console: Console | None = None,
+    on_step: Callable[[int], None] | None = None,
+    device: torch.device | None = None,
+) -> LMTrainResult:
+    """Train ``task`` on ``train_rows``; see the module docstring.
 
     ``on_step(step)`` runs after every optimizer step (a learning curve; it must leave the
     model in train mode).
@@ -179,21 +239,18 @@ def train(
     console = console or Console(stderr=True)
     if config.batch_size % config.micro_batch_size:
         raise RecbenchError(f"--set batch_size={config.batch_size} must be a multiple of micro_batch_size={config.micro_batch_size}")
-    accelerator = Accelerator(cpu=model.device.type == "cpu", device_placement=False)
+    accelerator = Accelerator(cpu=device is None or device.type == "cpu", device_placement=False)
     rank, world = accelerator.process_index, accelerator.num_processes
     if config.batch_size < world:
         raise RecbenchError(f"--set batch_size={config.batch_size} is smaller than the {world} training processes")
-    params = model.trainable_parameters()
+    params = task.params
     if not params:
         raise RecbenchError("the model has no trainable parameters")
-    head = AnswerHead(model.lm, config.autocast)
-    optimizer = torch.optim.AdamW(params.values(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(task.param_groups or list(params.values()), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = -(-len(train_rows) // config.batch_size)
     total = steps_per_epoch * config.epochs
     scheduler = linear_schedule(optimizer, total, config.warmup_ratio)
-    head, optimizer = accelerator.prepare(head, optimizer)
-    encoded = model.encode(train_rows, train_labels)
-    pad = model.encoder.tokenizer.pad_token_id
+    module, optimizer = accelerator.prepare(task.module, optimizer)
     result = LMTrainResult()
     checkpoint = Checkpoint(checkpoint_dir, run_key(config, seed, train_rows)) if checkpoint_dir else None
     start_step, best_state, best_auc = 0, None, -np.inf
@@ -211,7 +268,7 @@ def train(
             result.best_epoch = next(int(e["epoch"]) for e in result.epochs if e.get("valid_auc") == best_auc)
         console.print(f"  resuming from step {start_step} of {total} ({checkpoint.path})")
     step = start_step
-    head.train()
+    module.train()
     for epoch in range(config.epochs):
         order = np.random.default_rng([seed, epoch]).permutation(len(train_rows))
         if step >= (epoch + 1) * steps_per_epoch:
@@ -223,17 +280,15 @@ def train(
             for step_in_epoch in range(step - epoch * steps_per_epoch, steps_per_epoch):
                 chosen = order[step_in_epoch * config.batch_size : (step_in_epoch + 1) * config.batch_size]
                 mine = chosen[rank::world]
-                n_answer = sum(encoded[i].n_answer for i in chosen)
-                micro = list(length_buckets([len(encoded[i].input_ids) for i in mine], config.micro_batch_size))
+                weight = task.normaliser(chosen)
+                micro = task.micro_batches(mine)
                 total_loss = 0.0
-                for j, index in enumerate(micro):
-                    picked = mine[index]
-                    batch = collate([encoded[i] for i in picked], pad).to(model.device)
-                    sync = accelerator.no_sync(head) if j < len(micro) - 1 else contextlib.nullcontext()
-                    with sync, model.conditioned(train_rows[picked]):
-                        loss, _ = answer_loss(head, batch)
+                for j, picked in enumerate(micro):
+                    sync = accelerator.no_sync(module) if j < len(micro) - 1 else contextlib.nullcontext()
+                    with sync, task.conditioned(picked):
+                        loss = task.loss(module, picked)
                         # DDP averages over processes, so scale by world to get the global mean
-                        accelerator.backward(loss * world / n_answer)
+                        accelerator.backward(loss * world / weight)
                     total_loss += loss.item()
                 optimizer.step()
                 scheduler.step()
@@ -241,8 +296,8 @@ def train(
                 step += 1
                 if on_step is not None:
                     on_step(step)
-                    head.train()
-                running.append(total_loss / max(1, n_answer))
+                    module.train()
+                running.append(total_loss / max(1, weight))
                 advance(1, loss=float(np.mean(running[-20:])))
                 result.train_samples += len(chosen)
                 # an epoch's last step is saved below, after its validation (else a resume would skip that)
@@ -253,7 +308,7 @@ def train(
         summary: dict[str, float] = {"epoch": epoch + 1, "train_loss": float(np.mean(running)) if running else float("nan")}
         if validate is not None:
             summary.update({f"valid_{k}": v for k, v in validate().items() if k in ("auc", "logloss")})
-            head.train()
+            module.train()
             if summary["valid_auc"] > best_auc:
                 best_auc, best_state = summary["valid_auc"], {n: p.detach().clone() for n, p in params.items()}
                 result.best_epoch = epoch + 1
@@ -265,7 +320,7 @@ def train(
         load_trainable(params, best_state)
     else:
         result.best_epoch = config.epochs
-    head.eval()
+    module.eval()
     if checkpoint is not None and rank == 0:
         checkpoint.clear()
     return result
