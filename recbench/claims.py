@@ -1,4 +1,4 @@
-"""The paper's claims, one line each, decided from the recorded runs.
+"""A suite's claims (default: the RecLoRA paper's), one line each, decided from the recorded runs.
 
 Why: "RecLoRA beats ReLLa" is only worth writing down next to the numbers and the test behind
 it, and a claim table typed by hand drifts from the runs. Each claim here is a pair of table
@@ -13,51 +13,32 @@ on every seed pair at ALPHA (:func:`recbench.compare.compare_to_reference`):
 Rendered by ``recbench leaderboard --table claims`` like any table, so the committed claims are
 re-built from the committed store by the same test as the tables.
 
+The claims themselves are suite data (``Suite.claims`` on Table 2's rows, ``Suite.ablation_claims``
+on Table 3's; RecLoRA's in :mod:`recbench.suites.reclora`); an entry named ``BEST_ID`` stands for
+the best model of the suite's ID groups on those rows.
+
 Example:
-    >>> [c.text for c in TABLE2_CLAIMS][:2]
-    ['RecLoRA beats ReLLa (same backbone)', 'ReLLa beats TALLRec (same backbone)']
+    >>> decide({}, np.array([]), Claim("A beats B", "a", "b"))
+    ['A beats B', '–', '–', '–', '–', 'no runs']
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from recbench.compare import ALPHA, Scored, comparable_sets, compare_to_reference, format_p, score
 from recbench.paper_tables import _Views, table2_sets
 from recbench.render import MISSING, Table
-from recbench.run_selection import display_name, profile_title
+from recbench.run_selection import display_name, profile_title, suite_or_default
 from recbench.runstore import RunStore
-from recbench.studies import ABLATION_VARIANTS, ID_MODELS
-from recbench.study_tables import _entries_by, _study_groups, ablation_variant
+from recbench.study_tables import _entries_by, row_labeller, study_groups
+from recbench.suite_parts import BEST_ID, Claim
 
-ZERO_SHOT = "rella [n_train=0]"
-BEST_ID = "<best ID model>"
-
-
-@dataclass(frozen=True)
-class Claim:
-    text: str
-    better: str
-    worse: str
-
-
-TABLE2_CLAIMS = (
-    Claim("RecLoRA beats ReLLa (same backbone)", "reclora", "rella"),
-    Claim("ReLLa beats TALLRec (same backbone)", "rella", "tallrec"),
-    Claim("RecLoRA beats the best ID model", "reclora", BEST_ID),
-    Claim("TALLRec beats the untrained backbone (zero-shot)", "tallrec", ZERO_SHOT),
-    Claim("ReLLa beats the untrained backbone (zero-shot)", "rella", ZERO_SHOT),
-    Claim("RecLoRA beats the untrained backbone (zero-shot)", "reclora", ZERO_SHOT),
-    Claim("TALLRec beats user-mean", "tallrec", "user-mean"),
-    Claim("ReLLa beats user-mean", "rella", "user-mean"),
-    Claim("RecLoRA beats user-mean", "reclora", "user-mean"),
-    Claim("CTR-BERT beats user-mean", "ctr-bert", "user-mean"),
-)
-TABLE3_CLAIMS = tuple(Claim(f"Full RecLoRA beats RecLoRA {v}", "full", v) for v in ABLATION_VARIANTS[1:])
+if TYPE_CHECKING:
+    from recbench.suites import Suite
 
 
 def decide(scored: dict[str, Scored], labels: np.ndarray, claim: Claim) -> list[str]:
@@ -73,8 +54,8 @@ def decide(scored: dict[str, Scored], labels: np.ndarray, claim: Claim) -> list[
     return [text, f"{better.auc_mean:.4f}", f"{worse.auc_mean:.4f}", format_p(forward.delong_p), str(len(labels)), verdict]
 
 
-def _with_best_id(scored: dict[str, Scored]) -> dict[str, Scored]:
-    ids = [s for k, s in scored.items() if k in ID_MODELS or k.partition(" [")[0] in ID_MODELS]
+def _with_best_id(scored: dict[str, Scored], id_models: tuple[str, ...]) -> dict[str, Scored]:
+    ids = [s for k, s in scored.items() if k in id_models or k.partition(" [")[0] in id_models]
     if ids:
         return {**scored, BEST_ID: max(ids, key=lambda s: (s.auc_mean, -s.logloss_mean))}
     return scored
@@ -83,24 +64,30 @@ def _with_best_id(scored: dict[str, Scored]) -> dict[str, Scored]:
 HEADERS = ["Claim", "AUC (first)", "AUC (second)", "DeLong p", "test rows", "verdict"]
 
 
-def claims_tables(store: RunStore, records: Iterable[dict[str, Any]]) -> list[Table]:
+def claims_tables(store: RunStore, records: Iterable[dict[str, Any]], suite: Suite | None = None) -> list[Table]:
     """One claims table per comparable set that has language-model runs (Table 2), then Table 3's."""
+    suite = suite_or_default(suite)
     records = list(records)
     tables = []
-    for key, _canonical, profile, comparable, _views, _keys in table2_sets(store, records):
-        if profile is None:
-            continue
-        scored, labels = score(comparable)
-        rows = [decide(_with_best_id(scored), labels, c) for c in TABLE2_CLAIMS]
-        tables.append(_table(f"Claims — {key[0]} ({profile_title(profile)}), Table 2", key, rows))
-    for gkey, group in sorted(_study_groups(records, "ablation").items()):
+    if suite.claims:
+        for key, _canonical, profile, comparable, _views, _keys in table2_sets(store, records):
+            if profile is None:
+                continue
+            scored, labels = score(comparable)
+            rows = [decide(_with_best_id(scored, suite.models_of("id")), labels, c) for c in suite.claims]
+            tables.append(_table(f"Claims — {key[0]} ({profile_title(profile)}), Table 2", key, rows))
+    ablation = suite.ablation
+    if ablation is None or not suite.ablation_claims:
+        return tables
+    label, models = row_labeller(ablation), {v.model for v in ablation.rows}
+    for gkey, group in sorted(study_groups(records, ablation).items()):
         views = _Views(store)
-        entries = _entries_by([r for r in group if r["model"] == "reclora"], ablation_variant, views)
+        entries = _entries_by([r for r in group if r["model"] in models], label, views)
         for comparable in comparable_sets(entries):
             scored, labels = score(comparable)
             if len(scored) < 2:
                 continue
-            rows = [decide(scored, labels, c) for c in TABLE3_CLAIMS]
+            rows = [decide(scored, labels, c) for c in suite.ablation_claims]
             tables.append(_table(f"Claims — {gkey[0]} ({profile_title(gkey[3])}), Table 3", gkey[:3], rows))
     return tables
 

@@ -57,15 +57,21 @@ def carry_out(plan: list[RunRequest], store: list[Path], dry_run: bool, keep_goi
 
 
 def carry_out_study(
-    name: str, dataset: str, profile: str, seed: list[int] | None, data_dir: Path | None, store: list[Path],
-    settings: list[str], dry_run: bool, keep_going: bool, out: Console, err: Console,
+    name: str | None, dataset: str, profile: str, seed: list[int] | None, data_dir: Path | None, store: list[Path],
+    settings: list[str], dry_run: bool, keep_going: bool, suite: str, out: Console, err: Console,
 ) -> bool:
-    """Plan study ``name`` (``ablation`` included) from ``ablate``'s or ``study``'s options and carry it out.
+    """Plan study ``name`` of suite ``suite`` from ``ablate``'s or ``study``'s options and carry it out.
 
-    Returns False when a run failed or is still missing (the command exits 2); a dry run only
-    prints, so it is never a failure.
+    ``name`` None is the suite's ablation study (``ablate``); any other name must be one of
+    its other studies (``study``). Returns False when a run failed or is still missing (the
+    command exits 2); a dry run only prints, so it is never a failure.
     """
-    from recbench.cli_requests import study_plan
+    from recbench.cli_requests import ablation_study, check_study_name, study_plan, suite_named
 
-    plan = study_plan(name, dataset, profile, seed, data_dir, settings)
+    chosen = suite_named(suite)
+    if name is None:
+        name = ablation_study(chosen)
+    else:
+        check_study_name(name, chosen)
+    plan = study_plan(name, dataset, profile, seed, data_dir, settings, chosen)
     return carry_out(plan, store, dry_run, keep_going, out, err) or dry_run

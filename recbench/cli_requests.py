@@ -17,6 +17,24 @@ from recbench.errors import RecbenchError
 if TYPE_CHECKING:
     from recbench.registry import ModelEntry
     from recbench.runner import RunRequest
+    from recbench.suites import Suite
+
+
+def suite_named(name: str) -> Suite:
+    """The suite ``--suite`` names; an unknown name is one line naming the option and the known suites."""
+    from recbench.suites import get_suite, suite_names
+
+    try:
+        return get_suite(name)
+    except RecbenchError:
+        raise RecbenchError(f"--suite {name}: unknown suite; choose one of: {', '.join(suite_names())}") from None
+
+
+def ablation_study(suite: Suite) -> str:
+    """The study name of the suite's ablation table (Table 3), which ``recbench ablate`` runs."""
+    if suite.ablation is None:
+        raise RecbenchError(f"--suite {suite.name}: the suite declares no ablations (Table 3)")
+    return suite.ablation.study
 
 
 def check_seeds(seeds: Iterable[int]) -> None:
@@ -76,35 +94,39 @@ def tune_model(model: str, dataset: str, seed: int, settings: list[str]) -> Mode
     return entry
 
 
-def check_study_name(name: str) -> None:
-    """``recbench study`` runs the paper's studies except the ablations, which have ``recbench ablate``."""
-    from recbench.studies import STUDIES
-
-    if name not in STUDIES or name == "ablation":
-        choices = ", ".join(s for s in STUDIES if s != "ablation")
-        raise RecbenchError(f"unknown study {name!r}; choose one of: {choices} (ablations: recbench ablate)")
+def check_study_name(name: str, suite: Suite) -> None:
+    """``recbench study`` runs the suite's studies except the ablations, which have ``recbench ablate``."""
+    ablation = suite.ablation.study if suite.ablation is not None else None
+    choices = [s for s in suite.studies if s != ablation]
+    if name not in choices:
+        hint = " (ablations: recbench ablate)" if ablation else ""
+        if not choices:
+            raise RecbenchError(f"unknown study {name!r}: suite {suite.name!r} declares no studies{hint}")
+        raise RecbenchError(f"unknown study {name!r}; choose one of: {', '.join(choices)}{hint}")
 
 
 def study_plan(name: str, dataset: str, profile: str, seeds: list[int] | None, data_dir: Path | None,
-               settings: list[str]) -> list[RunRequest]:  # fmt: skip
-    """Every run of study ``name`` on ``dataset`` (seed 0 unless ``--seed`` says otherwise)."""
+               settings: list[str], suite: Suite) -> list[RunRequest]:  # fmt: skip
+    """Every run of the suite's study ``name`` on ``dataset`` (seed 0 unless ``--seed`` says otherwise)."""
     from recbench.datasets import get_dataset_info
     from recbench.studies import plan_study
 
     get_dataset_info(dataset)
     check_seeds(seeds or [])
-    return plan_study(name, dataset, profile, seeds or [0], data_dir, tuple(settings))
+    return plan_study(name, dataset, profile, seeds or [0], data_dir, tuple(settings), suite)
 
 
 def reproduce_plan(datasets: list[str], profile: str, seeds: int, data_dir: Path | None,
-                   settings: list[str]) -> tuple[list[str], list[RunRequest]]:  # fmt: skip
-    """The datasets ``recbench reproduce`` covers (default: the paper's three) and every run behind their tables."""
+                   settings: list[str], suite: Suite) -> tuple[list[str], list[RunRequest]]:  # fmt: skip
+    """The datasets ``recbench reproduce`` covers (default: the suite's) and every run behind their tables."""
     from recbench.datasets import get_dataset_info
-    from recbench.studies import PAPER_DATASETS, plan_reproduce
+    from recbench.studies import plan_reproduce
 
-    datasets = list(datasets) or list(PAPER_DATASETS)
+    datasets = list(datasets) or list(suite.datasets)
+    if not datasets:
+        raise RecbenchError(f"--suite {suite.name} names no datasets: give --dataset")
     if data_dir is not None and len(datasets) != 1:
         raise RecbenchError("--data-dir needs exactly one --dataset (use $RECBENCH_DATA for several)")
     for name in datasets:
         get_dataset_info(name)
-    return datasets, plan_reproduce(datasets, profile, range(seeds), data_dir, tuple(settings))
+    return datasets, plan_reproduce(datasets, profile, range(seeds), data_dir, tuple(settings), suite)

@@ -1,4 +1,4 @@
-"""Figures 4, 5 and 6 of the RecLoRA paper as PNG files, from recorded study runs.
+"""A suite's figures (the RecLoRA paper's Figures 4, 5 and 6) as PNG files, from recorded study runs.
 
 Why from the store: a figure is a view of recorded runs like any table, so it can be redrawn
 at any time and always matches the records. Each figure has one panel per dataset variant
@@ -10,42 +10,30 @@ Points are the recorded test AUCs of the study's runs. Runs of one study and dat
 planned on the same rows; a panel whose runs were scored on different numbers of test rows
 says so in its title instead of silently averaging them.
 
+The figures are suite data (``Suite.figures``, :class:`recbench.suite_parts.Figure`: number,
+study, the setting it varies, its values per profile, its models).
+
 Example:
-    >>> [f.number for f in FIGURES]
-    [4, 5, 6]
+    >>> fig = Figure(4, "n_meta", "N_m", "fig4.png", setting="n_meta", models=("reclora",))
+    >>> point_of({"model": "reclora", "overrides": ["n_meta=4"], "config": {"n_meta": 4}}, fig)
+    4.0
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
 from recbench.compare import latest_per_seed
 from recbench.records import is_result, measured_overrides
-from recbench.run_selection import data_key, display_name, profile_of
+from recbench.run_selection import data_key, display_name, profile_of, suite_or_default
+from recbench.suite_parts import Figure
 
-
-@dataclass(frozen=True)
-class Figure:
-    number: int
-    study: str
-    xlabel: str
-    filename: str
-    log_x: bool = False
-    setting: str = ""  # the config key the study varies
-    models: tuple[str, ...] = ("reclora",)
-
-
-FIGURES = (
-    Figure(4, "n_meta", "number of meta-LoRAs N_m", "fig4_n_meta.png", log_x=True, setting="n_meta"),
-    Figure(5, "id_history", "ID history length (CRM)", "fig5_id_history.png", setting="crm_history_length"),
-    Figure(6, "sample_size", "training samples for the LLM", "fig6_sample_size.png", log_x=True,
-           setting="n_train", models=("reclora", "rella")),
-)  # fmt: skip
+if TYPE_CHECKING:
+    from recbench.suites import Suite
 
 
 def point_of(record: dict[str, Any], figure: Figure) -> float | None:
@@ -122,11 +110,11 @@ def draw_figure(figure: Figure, records: Iterable[dict[str, Any]], out_dir: Path
     return path
 
 
-def draw_figures(records: Iterable[dict[str, Any]], out_dir: Path) -> tuple[list[Path], list[str]]:
-    """Every figure that has data; returns the written files and one message per skipped figure."""
+def draw_figures(records: Iterable[dict[str, Any]], out_dir: Path, suite: Suite | None = None) -> tuple[list[Path], list[str]]:
+    """Every figure of ``suite`` that has data; returns the written files and one message per skipped figure."""
     records = list(records)
     written, skipped = [], []
-    for figure in FIGURES:
+    for figure in suite_or_default(suite).figures:
         path = draw_figure(figure, records, out_dir)
         if path is None:
             skipped.append(f"Figure {figure.number} skipped: no recorded runs of study {figure.study!r}")

@@ -1,20 +1,19 @@
-"""Tables 2, 3 and 4 of the RecLoRA paper, built from the run store.
+"""Tables 2, 3 and 4 of a suite's paper (default: RecLoRA), built from the run store.
 
 Why: the paper's claims are comparisons ("RecLoRA beats the best baseline with p < 0.01",
 "removing meta-LoRA costs 3.3 % AUC", "a longer ID history is nearly free"), so each table is
 built on identical test rows (:mod:`recbench.compare`) and says how it was built: which data,
 which rows, which runs were restricted to fewer rows, which tests back each ``*``.
 
-* Table 2: plain runs (``study`` None) grouped "ID-based" / "LM-based", AUC, LogLoss and
-  RelImpr of the reference (RecLoRA, or the best model when RecLoRA has no run) over every
-  other model, with DeLong and t-test p-values (Holm-adjusted across the table's baselines).
-  LM runs of different size profiles ("cpu", "paper") get separate tables, each with the ID
-  models restricted to its rows.
-* Table 3: RecLoRA ablation runs (``study.name == "ablation"``), RelDecr against "full".
-* Table 4: ``study.name == "time_per_sample"``: text / ID history lengths, AUC and the time per
-  training and inference sample.
+* Table 2: plain runs (``study`` None) in the suite's groups, AUC, LogLoss and RelImpr of the
+  suite's reference (or the best model when it has no run) over every other model, with DeLong
+  and t-test p-values (Holm-adjusted across the table's baselines). LM runs of different size
+  profiles ("cpu", "paper") get separate tables, each with the ID models restricted to its rows.
+* Tables 3 and 4 (:mod:`recbench.study_tables`): the suite's ablation and timing tables.
 
-Tuning trials never appear; a re-run of a seed replaces the earlier run.
+The :class:`recbench.suites.Suite` is passed in (default: RecLoRA's, via
+:func:`recbench.run_selection.suite_or_default`). Tuning trials never appear; a re-run of a
+seed replaces the earlier run.
 
 Example:
     >>> display_name("reclora"), display_name("my-model")
@@ -28,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,17 +45,21 @@ from recbench.compare import (
 )
 from recbench.errors import RecbenchError
 from recbench.metrics import relative_improvement
-from recbench.paper import PAPER_TABLE2, paper_column
 from recbench.records import StoreProblem, is_result
 from recbench.render import MISSING, Cell, Table, rank_marks
-from recbench.run_selection import data_key, display_name, family, profile_of, profile_title, variant_label
+from recbench.run_selection import (
+    data_key,
+    display_name,
+    family,
+    profile_of,
+    profile_title,
+    suite_or_default,
+    variant_label,
+)
 from recbench.runstore import RunStore
-from recbench.studies import ID_MODELS, LM_MODELS, REFERENCE_MODELS
 
-TABLE2_GROUPS = (("Reference", REFERENCE_MODELS), ("ID-based", ID_MODELS), ("LM-based", LM_MODELS))
-#: the floor every learned model must clear: each model that does not beat it significantly gets a note
-FLOOR_MODEL = "user-mean"
-REFERENCE = "reclora"
+if TYPE_CHECKING:
+    from recbench.suites import Suite
 
 
 def percent(x: float, signed: bool = False) -> str:
@@ -163,15 +166,18 @@ def table2_sets(store: RunStore, records: Iterable[dict[str, Any]]) -> Iterator[
                 yield key, _canonical(group), profile, comparable, views, list(groups)
 
 
-def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False, reference: str | None = None) -> list[Table]:
-    """Table 2 for every set of comparable plain runs in ``records``.
+def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False, reference: str | None = None,
+           suite: Suite | None = None) -> list[Table]:  # fmt: skip
+    """Table 2 of ``suite`` for every set of comparable plain runs in ``records``.
 
     ``reference`` is the entry whose RelImpr and significance tests the table reports (default
-    RecLoRA, else the best entry): a user's own model, to ask "does mine beat every baseline?".
+    the suite's reference, else the best entry): a user's own model, to ask "does mine beat
+    every baseline?".
     """
+    suite = suite_or_default(suite)
     tables = []
     for key, canonical, profile, comparable, views, keys in table2_sets(store, records):
-        table = _table2_one(key, canonical, profile, comparable, views, paper, reference or REFERENCE)
+        table = _table2_one(key, canonical, profile, comparable, views, paper, reference or suite.reference, suite)
         mismatch = data_mismatch_note(key, keys)
         if mismatch:
             table.notes.insert(0, mismatch)
@@ -181,7 +187,7 @@ def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = Fal
 
 def _table2_one(
     key: tuple, canonical: str, profile: str | None, comparable: ComparableSet, views: _Views, paper: bool,
-    wanted: str = REFERENCE,
+    wanted: str, suite: Suite,
 ) -> Table:
     scored, labels = score(comparable)
     ranked = sorted(scored.values(), key=lambda s: (-s.auc_mean, s.logloss_mean, s.label))
@@ -194,7 +200,8 @@ def _table2_one(
     starred = bool(runner_up is not None and is_top and sig[runner_up.label].beats)
 
     # each model's row is followed by its runs with changed settings, if any
-    layout = [(g, [label for m in ms for label in [m, *sorted(k for k in scored if k.startswith(m + " ["))]]) for g, ms in TABLE2_GROUPS]
+    layout = [(g.title, [label for m in g.models for label in [m, *sorted(k for k in scored if k.startswith(m + " ["))]])
+              for g in suite.groups]  # fmt: skip
     extra = sorted(set(scored) - {label for _, labels in layout for label in labels})
     if extra:
         layout.append(("Other", extra))
@@ -203,7 +210,7 @@ def _table2_one(
     losses = [scored[m].logloss_mean if m in scored else None for _, m in order]
     auc_marks, loss_marks = rank_marks(aucs, True), rank_marks(losses, False)
 
-    column = paper_column(key[0]) if paper else None
+    column = paper_column(suite, key[0], paper)
     relimpr = f"RelImpr ({display_name(reference.label)} over)"
     headers = ["Group", "Model", "AUC", "LogLoss", relimpr, "DeLong p (Holm)", "t-test p (Holm)", "seeds"]
     if column:
@@ -229,7 +236,7 @@ def _table2_one(
                 tp = format_p(g.t_holm) if not math.isnan(g.t_p) else MISSING
             row = [group_cell, display_name(model), auc_cell, loss_cell, rel, dp, tp, str(len(s.seeds))]
         if column:
-            published = PAPER_TABLE2[column[0]].get(model)
+            published = suite.published.table2.get(column[0], {}).get(model)
             row += [f"{published[0]:.4f}", f"{published[1]:.4f}"] if published else [MISSING, MISSING]
         rows.append(row)
 
@@ -270,11 +277,11 @@ def _table2_one(
         failed = sorted(f"{display_name(k)} ({g.note})" for k, g in sig.items() if g.note)
         if failed:
             notes.append(f"No DeLong p: {'; '.join(failed)}.")
-    floor_note = _floor_note(scored, labels)
+    floor_note = _floor_note(scored, labels, suite)
     if floor_note:
         notes.append(floor_note)
     if column:
-        notes.append(_paper_note(key[0], column, "Table 2"))
+        notes.append(_paper_note(key[0], column, "Table 2", suite))
     elif paper:
         notes.append(f"The paper reports no numbers for data like {key[0]}, so no paper columns are shown.")
     title = f"Table 2 — {key[0]}" + (f" ({profile_title(profile)})" if profile else "")
@@ -307,29 +314,40 @@ def lm_settings_line(comparable: ComparableSet) -> str | None:
     return "LM rows: " + "; ".join(f"{', '.join(names)}: {text}" for text, names in by_text.items()) + "."
 
 
-def _floor_note(scored: dict[str, Scored], labels: np.ndarray) -> str | None:
-    """Which learned models do not beat the user-mean floor significantly (DeLong, Holm, p < ALPHA)."""
-    floor = scored.get(FLOOR_MODEL)
-    if floor is None:
+def _floor_note(scored: dict[str, Scored], labels: np.ndarray, suite: Suite) -> str | None:
+    """Which learned models do not beat the suite's floor model significantly (DeLong, Holm, p < ALPHA)."""
+    name = suite.floor
+    floor = scored.get(name) if name else None
+    if name is None or floor is None:
         return None
-    learned = {k: v for k, v in scored.items() if k.partition(" [")[0] not in REFERENCE_MODELS}
+    counting = suite.models_of("reference")
+    learned = {k: v for k, v in scored.items() if k.partition(" [")[0] not in counting}
     failing = []
     for label, model in sorted(learned.items()):
-        sig = compare_to_reference(model, {FLOOR_MODEL: floor}, labels)[FLOOR_MODEL]
+        sig = compare_to_reference(model, {name: floor}, labels)[name]
         if not sig.beats:
             failing.append(f"{display_name(label)} (p {format_p(sig.delong_holm)})")
+    meaning = suite.floor_meaning
     if not failing:
-        return f"Every learned model beats {display_name(FLOOR_MODEL)} (the user's earlier positive share) with p < {ALPHA} by DeLong."
-    return (f"Not significantly better than {display_name(FLOOR_MODEL)} (the user's earlier positive share; DeLong, "
+        what = f" ({meaning})" if meaning else ""
+        return f"Every learned model beats {display_name(name)}{what} with p < {ALPHA} by DeLong."
+    what = f"{meaning}; " if meaning else ""
+    return (f"Not significantly better than {display_name(name)} ({what}DeLong, "
             f"p < {ALPHA} needed for every seed pair): {', '.join(failing)}. These rows carry no evidence of learning beyond it.")  # fmt: skip
 
 
-def _paper_note(dataset: str, column: tuple[str, bool], table: str) -> str:
+def paper_column(suite: Suite, dataset: str, paper: bool) -> tuple[str, bool] | None:
+    """With ``--paper``: the suite's published column beside ``dataset`` and whether it is the same data."""
+    return suite.published.column(dataset) if paper and suite.published is not None else None
+
+
+def _paper_note(dataset: str, column: tuple[str, bool], table: str, suite: Suite) -> str:
     name, same = column
+    source = suite.published.paper if suite.published is not None else suite.title
     if same:
-        return f"'paper {name}' columns: the RecLoRA paper's published {table} numbers on {name}, for reference."
+        return f"'paper {name}' columns: the {source} paper's published {table} numbers on {name}, for reference."
     return (
-        f"'paper {name}' columns: the RecLoRA paper's published {table} numbers on {name} — other data than "
+        f"'paper {name}' columns: the {source} paper's published {table} numbers on {name} — other data than "
         f"{dataset}, shown for orientation only, not comparable."
     )
 
@@ -341,13 +359,15 @@ def _builders() -> dict[str, Callable[..., list[Table]]]:
 
 
 def build_tables(
-    store: RunStore, records: list[dict[str, Any]], which: str = "all", paper: bool = False, reference: str | None = None
+    store: RunStore, records: list[dict[str, Any]], which: str = "all", paper: bool = False, reference: str | None = None,
+    suite: Suite | None = None,
 ) -> list[Table]:
-    """The requested tables ("2", "3", "4", "claims" or "all") from ``records``; ``reference``: see :func:`table2`."""
+    """The requested tables ("2", "3", "4", "claims" or "all") of ``suite`` from ``records``; ``reference``: see :func:`table2`."""
+    suite = suite_or_default(suite)
     if which == "claims":
         from recbench.claims import claims_tables
 
-        tables = claims_tables(store, records)
+        tables = claims_tables(store, records, suite)
     elif which not in ("all", "2", "3", "4"):
         raise RecbenchError(f"--table {which}: expected 2, 3, 4, claims or all")
     else:
@@ -355,7 +375,7 @@ def build_tables(
         chosen = builders if which == "all" else {which: builders[which]}
         tables = []
         for name, build in chosen.items():
-            tables += build(store, records, paper, reference) if name == "2" else build(store, records, paper)
+            tables += build(store, records, paper, reference, suite) if name == "2" else build(store, records, paper, suite)
     problems = [str(p) for p in getattr(store, "problems", [])]
     if problems:
         note = f"Skipped {len(problems)} damaged run(s) of the store: " + "; ".join(problems) + "."

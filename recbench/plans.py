@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from recbench.drift import resolve_settings, settings_difference, settings_drift, settings_signature
 from recbench.errors import RecbenchError
-from recbench.records import is_plain_run, is_result, measured_overrides
+from recbench.records import is_result, measured_overrides
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -87,7 +87,9 @@ def check_plan(
     A request is recorded when the store holds a finished run of the same model, data, seed and
     profile whose settings equal the request's resolved settings, whichever study made it: the
     default RecLoRA run is also Table 3's "full" row and Figure 4's N_m = 16 point, so it is
-    made once. Runs whose profile changed since they ran never count (``recbench.drift``).
+    made once. A study request that changes no setting is the model's plain run even for a
+    record without settings. Runs whose profile changed since they ran never count
+    (``recbench.drift``).
     """
     variant_of = variant_of or (lambda name, _dir: name)
     done: dict[tuple, str] = {}
@@ -95,10 +97,6 @@ def check_plan(
     for record in store.records():
         if is_result(record) and not settings_drift(record):  # a run of since-changed settings is not done
             done[record_identity(record)] = record["run_id"]
-            if is_plain_run(record, "reclora"):
-                # the Table-2 RecLoRA run is also Table 3's "full" row: never run it twice
-                full = {**record, "study": {"name": "ablation", "variant": "full"}}
-                done.setdefault(record_identity(full), record["run_id"])
             if record.get("config") is not None:
                 by_run[_run_key(record["model"], record.get("dataset_variant") or record.get("dataset", ""),
                                 record.get("seed", 0), record.get("profile"))].append(record)  # fmt: skip
@@ -111,6 +109,10 @@ def check_plan(
             cache[where] = variant_of(request.dataset, request.data_dir)
         key = identity(request.model, cache[where], request.seed, request.profile, request.study, request.overrides)
         recorded = done.get(key)
+        if recorded is None and request.study and not measured_overrides(request.overrides):
+            # a study row that changes nothing (Table 3's "full") is the model's plain Table-2 run: never run it twice
+            plain = identity(request.model, cache[where], request.seed, request.profile, None, request.overrides)
+            recorded = done.get(plain)
         run_key = _run_key(request.model, cache[where], request.seed, request.profile)
         resolved = resolve_settings(request.model, request.overrides, request.profile)
         if recorded is None and resolved is not None:

@@ -2,18 +2,35 @@
 
 Shared by every table and figure (``paper_tables``, ``study_tables``, ``claims``, ``figures``),
 so "the same data", "the same profile" and "the same model with other settings" mean one
-thing everywhere.
+thing everywhere. It is also the one place where the report layer finds the default suite
+(:func:`suite_or_default`): every other report module takes the suite it is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recbench.drift import settings_drift
 from recbench.errors import RecbenchError
 from recbench.records import measured_overrides
-from recbench.studies import LM_MODELS
+
+if TYPE_CHECKING:
+    from recbench.suites import Suite
+
+
+def suite_or_default(suite: Suite | None) -> Suite:
+    """``suite``, or the default suite (the RecLoRA paper) when None.
+
+    Why here and lazily: suites sit above the report modules (a suite file imports their part
+    types), so a report module never imports one at import time; this function is the report
+    layer's single way to the default, for callers (tests, scripts) that pass no suite.
+    """
+    if suite is not None:
+        return suite
+    from recbench.suites import DEFAULT_SUITE, get_suite
+
+    return get_suite(DEFAULT_SUITE)
 
 
 def display_name(model: str) -> str:
@@ -69,7 +86,15 @@ def study_name(record: dict[str, Any]) -> str | None:
 
 
 def family(record: dict[str, Any]) -> str:
-    return record.get("family") or ("lm" if record["model"] in LM_MODELS else "id")
+    """The record's model family; for an old record without one, the registered model's (else "id")."""
+    if record.get("family"):
+        return str(record["family"])
+    from recbench.registry import get_model
+
+    try:
+        return get_model(record["model"]).family
+    except RecbenchError:
+        return "id"
 
 
 def data_key(record: dict[str, Any]) -> tuple[str, str, int]:

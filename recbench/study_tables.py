@@ -1,12 +1,14 @@
-"""Tables 3 and 4 of the RecLoRA paper: the ablations and the cost of ID vs text history.
+"""Tables 3 and 4 of a suite's paper (default: RecLoRA): the ablations and the cost of ID vs text history.
 
-* Table 3: RecLoRA ablation runs (``study.name == "ablation"``), RelDecr against "full"; the
-  plain Table-2 RecLoRA run is the "full" row (never run twice).
-* Table 4: ``study.name == "time_per_sample"``: text / ID history lengths, AUC and the time per
-  training and inference sample.
+* Table 3: the suite's ablation table (``Suite.ablation``; RecLoRA's: ``study.name ==
+  "ablation"``), RelDecr against its first row, the full model; the plain Table-2 run of that
+  model is the full row (never run twice).
+* Table 4: the suite's timing table (``Suite.timing``; RecLoRA's: ``time_per_sample``): text /
+  ID history lengths, AUC and the time per training and inference sample.
 
 Both share Table 2's rules (:mod:`recbench.paper_tables`): identical test rows, one table per
-comparable set, the paper's numbers only beside ours and labelled.
+comparable set, the paper's numbers only beside ours and labelled. A run is a row by its
+settings, whichever study made it (:func:`row_label`).
 """
 
 from __future__ import annotations
@@ -14,15 +16,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from recbench.compare import ComparableSet, RunView, comparable_sets, latest_per_seed, score
 from recbench.drift import resolve_settings, settings_difference
-from recbench.paper import PAPER_TABLE3, PAPER_TABLE4, paper_column
 from recbench.paper_tables import (
-    REFERENCE,
     _canonical,
     _common_notes,
     _describe,
@@ -31,20 +32,25 @@ from recbench.paper_tables import (
     _seconds,
     _std,
     _Views,
+    paper_column,
     percent,
 )
 from recbench.records import is_plain_run, is_result
 from recbench.render import MISSING, Cell, Table, rank_marks
-from recbench.run_selection import data_key, display_name, profile_of, profile_title
+from recbench.run_selection import data_key, display_name, profile_of, profile_title, suite_or_default
 from recbench.runstore import RunStore
-from recbench.studies import ABLATION_VARIANTS, TIME_VARIANTS, ablation_overrides, parse_time_variant, time_request
+from recbench.suite_parts import parse_time_variant
 
-# --------------------------------------------------------------------------- Table 3
+if TYPE_CHECKING:
+    from recbench.suite_parts import VariantTable
+    from recbench.suites import Suite
+
+# --------------------------------------------------------------------------- rows by settings
 
 
-def _study_groups(records: Iterable[dict[str, Any]], name: str) -> dict[tuple, list[dict[str, Any]]]:
-    """Result runs that are a row of Table 3 (``ablation``) or 4 (``time_per_sample``), by data and profile."""
-    label = ablation_variant if name == "ablation" else time_variant
+def study_groups(records: Iterable[dict[str, Any]], table: VariantTable) -> dict[tuple, list[dict[str, Any]]]:
+    """Result runs that are a row of ``table`` (Table 3 or 4), by data and profile."""
+    label = row_labeller(table)
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         if is_result(record) and label(record) is not None:
@@ -52,36 +58,31 @@ def _study_groups(records: Iterable[dict[str, Any]], name: str) -> dict[tuple, l
     return groups
 
 
-def is_plain_full_run(record: dict[str, Any]) -> bool:
-    """A Table-2 RecLoRA run with default settings is also Table 3's "full" row (no second run)."""
-    return is_plain_run(record, REFERENCE)
+def row_labeller(table: VariantTable) -> Callable[[dict[str, Any]], str | None]:
+    """A function giving each run its row label of ``table`` (or None), the rows' settings read once."""
+    return partial(row_label, table=table, rows=table.settings())
 
 
-def _row_of(record: dict[str, Any], rows: dict[str, tuple[str, tuple[str, ...]]]) -> str | None:
-    """The row (of ``rows``: label -> (model, overrides)) whose settings the run has, whichever
-    study made it: e.g. the default RecLoRA run is Table 3's "full" and Table 4's "10/60" row,
-    and an N_m = 1 run of Figure 4 is "w/o meta-LoRA". A record without settings falls back to
-    its study label (or "full" for the plain RecLoRA run)."""
+def row_label(record: dict[str, Any], table: VariantTable, rows: dict[str, tuple[str, tuple[str, ...]]] | None = None) -> str | None:
+    """The row of ``table`` whose settings the run has, whichever study made it.
+
+    E.g. the default RecLoRA run is Table 3's "full" and Table 4's "10/60" row, and an N_m = 1
+    run of Figure 4 is "w/o meta-LoRA". A record without settings falls back to its study label
+    (or, for a plain run of the first row's model when that row changes nothing, the first row).
+    ``rows`` (label -> (model, overrides)) saves reading derived overrides once per record.
+    """
+    rows = table.settings() if rows is None else rows
     if record.get("config") is None:
         variant = (record.get("study") or {}).get("variant")
         if variant in rows:
             return str(variant)
-        return "full" if "full" in rows and is_plain_full_run(record) else None
+        base = table.base
+        return base.label if not base.overrides and is_plain_run(record, base.model) else None
     for label, (model, overrides) in rows.items():
         resolved = resolve_settings(model, overrides, record.get("profile")) if record.get("model") == model else None
         if resolved is not None and not settings_difference(record, *resolved):
             return label
     return None
-
-
-def ablation_variant(record: dict[str, Any]) -> str | None:
-    """The Table 3 row this run is, if any."""
-    return _row_of(record, {v: (REFERENCE, ablation_overrides(v)) for v in ABLATION_VARIANTS})
-
-
-def time_variant(record: dict[str, Any]) -> str | None:
-    """The Table 4 row this run is, if any."""
-    return _row_of(record, {v: time_request(v) for v in TIME_VARIANTS})
 
 
 def _entries_by(
@@ -99,69 +100,81 @@ def _ordered(labels: Iterable[str], known: tuple[str, ...]) -> list[str]:
     return [v for v in known if v in labels] + sorted(labels - set(known))
 
 
-def _per_comparable_set(store: RunStore, records: Iterable[dict[str, Any]], study: str, label: Callable[[dict[str, Any]], str | None],
+def _per_comparable_set(store: RunStore, records: Iterable[dict[str, Any]], table: VariantTable,
                         one: Callable[..., Table], paper: bool) -> list[Table]:  # fmt: skip
-    """One table per comparable set of the runs that are rows of ``study``'s table."""
+    """One table per comparable set of the runs that are rows of ``table``."""
+    label = row_labeller(table)
     tables = []
-    for gkey, group in sorted(_study_groups(records, study).items()):
+    for gkey, group in sorted(study_groups(records, table).items()):
         views = _Views(store)
         for comparable in comparable_sets(_entries_by(group, label, views)):
             tables.append(one(gkey, _canonical(group), comparable, views, paper))
     return tables
 
 
-def table3(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False) -> list[Table]:
-    """Table 3 (RecLoRA ablations) per comparable set of ablation runs."""
-    return _per_comparable_set(store, records, "ablation", ablation_variant, _table3_one, paper)
+# --------------------------------------------------------------------------- Table 3
 
 
-def _variant_name(variant: str) -> str:
-    return "RecLoRA" if variant == "full" else f"RecLoRA ({variant})"
+def table3(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False, suite: Suite | None = None) -> list[Table]:
+    """Table 3 (the suite's ablations) per comparable set of ablation runs; none when the suite has no ablations."""
+    suite = suite_or_default(suite)
+    if suite.ablation is None:
+        return []
+    return _per_comparable_set(store, records, suite.ablation, partial(_table3_one, suite=suite), paper)
 
 
-def _table3_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _Views, paper: bool) -> Table:
+def variant_name(suite: Suite, variant: str) -> str:
+    """How Table 3 names a row: the model for the full row, else the model and the variant."""
+    assert suite.ablation is not None
+    name = display_name(suite.ablation.base.model)
+    return name if variant == suite.ablation.base.label else f"{name} ({variant})"
+
+
+def _table3_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _Views, paper: bool, suite: Suite) -> Table:
+    assert suite.ablation is not None
+    known, full_label = suite.ablation.labels, suite.ablation.base.label
     scored, _labels = score(comparable)
-    order = _ordered(set(ABLATION_VARIANTS) | set(scored), ABLATION_VARIANTS)
-    full = scored.get("full")
+    order = _ordered(set(known) | set(scored), known)
+    full = scored.get(full_label)
     aucs = [scored[v].auc_mean if v in scored else None for v in order]
     losses = [scored[v].logloss_mean if v in scored else None for v in order]
     auc_marks, loss_marks = rank_marks(aucs, True), rank_marks(losses, False)
-    column = paper_column(gkey[0]) if paper else None
-    headers = ["Variant", "AUC", "LogLoss", "RelDecr (vs full)", "seeds"]
+    column = paper_column(suite, gkey[0], paper)
+    headers = ["Variant", "AUC", "LogLoss", f"RelDecr (vs {full_label})", "seeds"]
     if column:
         headers += [f"paper {column[0]} AUC", f"paper {column[0]} LogLoss", f"paper {column[0]} RelDecr"]
     rows = []
     for i, variant in enumerate(order):
         s = scored.get(variant)
         if s is None:
-            row: list[Any] = [_variant_name(variant), MISSING, MISSING, MISSING, "0"]
+            row: list[Any] = [variant_name(suite, variant), MISSING, MISSING, MISSING, "0"]
         else:
             decr = MISSING
-            if variant != "full" and full is not None:
+            if variant != full_label and full is not None:
                 decr = percent((s.auc_mean - full.auc_mean) / full.auc_mean, signed=True)
             auc_cell = Cell(_num(s.auc_mean), auc_marks[i], std=_std(s, "auc"))
             loss_cell = Cell(_num(s.logloss_mean), loss_marks[i], std=_std(s, "logloss"))
-            row = [_variant_name(variant), auc_cell, loss_cell, decr, str(len(s.seeds))]
+            row = [variant_name(suite, variant), auc_cell, loss_cell, decr, str(len(s.seeds))]
         if column:
-            published = PAPER_TABLE3[column[0]]
-            p = published.get(variant)
+            assert suite.published is not None
+            published = suite.published.table3.get(column[0], {})
+            p, p_full = published.get(variant), published.get(full_label)
             if p is None:
                 row += [MISSING] * 3
             else:
-                paper_full = published["full"][0]
-                pdecr = MISSING if variant == "full" else percent((p[0] - paper_full) / paper_full, signed=True)
+                pdecr = MISSING if variant == full_label or p_full is None else percent((p[0] - p_full[0]) / p_full[0], signed=True)
                 row += [f"{p[0]:.4f}", f"{p[1]:.4f}", pdecr]
         rows.append(row)
     profile = gkey[3]
     description = [_describe(gkey[:3], canonical, comparable, f", LM size profile `{profile}`")]
-    notes = _common_notes(comparable, _variant_name, views)
+    notes = _common_notes(comparable, partial(variant_name, suite), views)
     notes.append(
-        "Bold: best; underlined: second best; –: no recorded run; RelDecr = (AUC_variant - AUC_full) / AUC_full."
+        f"Bold: best; underlined: second best; –: no recorded run; RelDecr = (AUC_variant - AUC_{full_label}) / AUC_{full_label}."
     )
     if full is None:
-        notes.append("No run of the full RecLoRA here, so RelDecr cannot be computed.")
+        notes.append(f"No run of the {full_label} {display_name(suite.ablation.base.model)} here, so RelDecr cannot be computed.")
     if column:
-        notes.append(_paper_note(gkey[0], column, "Table 3"))
+        notes.append(_paper_note(gkey[0], column, "Table 3", suite))
     elif paper:
         notes.append(f"The paper reports no numbers for data like {gkey[0]}, so no paper columns are shown.")
     return Table(f"Table 3 — {gkey[0]} ({profile_title(profile)})", headers, rows, description, notes)
@@ -176,22 +189,36 @@ def _mean_timing(views: list[RunView], key: str) -> float:
     return float(np.mean(values)) if values else math.nan
 
 
-def table4(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False) -> list[Table]:
-    """Table 4 (time per sample vs text / ID history length) per comparable set of runs."""
-    return _per_comparable_set(store, records, "time_per_sample", time_variant, _table4_one, paper)
+def table4(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False, suite: Suite | None = None) -> list[Table]:
+    """Table 4 (time per sample vs text / ID history length) per comparable set of the suite's timing runs."""
+    suite = suite_or_default(suite)
+    if suite.timing is None:
+        return []
+    return _per_comparable_set(store, records, suite.timing, partial(_table4_one, suite=suite), paper)
 
 
-def _table4_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _Views, paper: bool) -> Table:
+def _history_words(variant: str) -> str:
+    """"10/-" -> "text history 10, no ID history": what a Table 4 row label means."""
+    text, ident = parse_time_variant(variant)
+    return f"text history {text}, " + ("no ID history" if ident is None else f"ID history {ident}")
+
+
+def _table4_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _Views, paper: bool, suite: Suite) -> Table:
+    assert suite.timing is not None
+    known, first_label = suite.timing.labels, suite.timing.base.label
+    models = {v.label: v.model for v in suite.timing.rows}
     scored, _labels = score(comparable)
-    order = _ordered(set(TIME_VARIANTS) | set(scored), TIME_VARIANTS)
-    base = scored.get(TIME_VARIANTS[0])
-    base_train = _mean_timing(comparable.entries.get(TIME_VARIANTS[0], []), "train_seconds_per_sample")
-    base_infer = _mean_timing(comparable.entries.get(TIME_VARIANTS[0], []), "infer_seconds_per_sample")
+    order = _ordered(set(known) | set(scored), known)
+    base = scored.get(first_label)
+    base_train = _mean_timing(comparable.entries.get(first_label, []), "train_seconds_per_sample")
+    base_infer = _mean_timing(comparable.entries.get(first_label, []), "infer_seconds_per_sample")
     headers = ["Model", "Text", "ID", "AUC", "Improve", "Train s/sample", "Increase", "Infer s/sample", "Increase"]
     headers.append("seeds")
-    column = ("GoodReads", gkey[0] == "goodreads") if paper else None
+    published = suite.published if paper else None
+    name = published.table4_column if published is not None else None
+    column = (name, published.column(gkey[0]) == (name, True)) if published is not None and name else None
     if column:
-        headers += ["paper GoodReads AUC", "paper train s/sample", "paper infer s/sample"]
+        headers += [f"paper {name} AUC", "paper train s/sample", "paper infer s/sample"]
 
     def rel(x: float, ref: float) -> str:
         return MISSING if x != x or ref != ref or ref == 0 else percent((x - ref) / ref, signed=True)
@@ -201,13 +228,13 @@ def _table4_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _
         text, ident = parse_time_variant(variant)
         s = scored.get(variant)
         runs = comparable.entries.get(variant, [])
-        model = display_name(runs[0].record["model"]) if runs else ("ReLLa" if ident is None else "RecLoRA")
+        model = display_name(runs[0].record["model"] if runs else models.get(variant, "?"))
         if s is None:
             row: list[Any] = [model, str(text), str(ident or MISSING)] + [MISSING] * 6 + ["0"]
         else:
             train = _mean_timing(runs, "train_seconds_per_sample")
             infer = _mean_timing(runs, "infer_seconds_per_sample")
-            first = variant == TIME_VARIANTS[0]
+            first = variant == first_label
             row = [
                 model, str(text), str(ident or MISSING), Cell(_num(s.auc_mean), std=_std(s, "auc")),
                 MISSING if first or base is None else rel(s.auc_mean, base.auc_mean),
@@ -216,16 +243,17 @@ def _table4_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _
                 str(len(s.seeds)),
             ]  # fmt: skip
         if column:
-            p = PAPER_TABLE4.get(variant)
+            assert published is not None
+            p = published.table4.get(variant)
             row += [f"{p[0]:.4f}", f"{p[1]:.2f}", f"{p[2]:.2f}"] if p else [MISSING] * 3
         rows.append(row)
     profile = gkey[3]
     description = [_describe(gkey[:3], canonical, comparable, f", LM size profile `{profile}`")]
     notes = _common_notes(comparable, lambda v: v, views)
     notes.append(
-        f"Improve and Increase are relative to the {TIME_VARIANTS[0]} row (text history 10, no ID history); times are "
+        f"Improve and Increase are relative to the {first_label} row ({_history_words(first_label)}); times are "
         "seconds per sample averaged over seeds, as recorded by each run on its own machine; –: no recorded run."
     )
     if column:
-        notes.append(_paper_note(gkey[0], column, "Table 4"))
+        notes.append(_paper_note(gkey[0], column, "Table 4", suite))
     return Table(f"Table 4 — {gkey[0]} ({profile_title(profile)})", headers, rows, description, notes)

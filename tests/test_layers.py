@@ -4,14 +4,17 @@
           registry, nn, ctr, records)
       <- lm (backbones, prompts, the LM loop) and the model packages (baselines/, reclora/)
       <- run (runner, training, tuning, runstore, estimates, drift, run_claims, plans)
-      <- report (compare, stats, row_significance, render, run_selection, paper_tables, study_tables, claims,
-                 figures, studies)
+      <- report (compare, stats, row_significance, render, run_selection, suite_parts, paper_tables,
+                 study_tables, claims, figures, studies)
+      <- suites (recbench/suites/: a paper as data, in the report layer's suite_parts types)
       <- cli.py and its helpers (cli_requests, cli_plans, cli_leaderboard)
 
 A core module never imports the LM layer, the run layer, the reports or a model package (the
 LM layer registers its item vectors into the core's table instead); a model package never
 imports the runner (RecLoRA's CRM is trained through a callback the runner hands it); the
-two model packages never import each other.
+two model packages never import each other. A report module never imports a suite: it is handed
+one, and only ``run_selection.suite_or_default`` reaches up (lazily, inside the function) for the
+default; type annotations may name ``recbench.suites.Suite`` under ``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ CORE = {"errors", "devices", "config", "metrics", "protocol", "protocol_data", "
 UPPER = ("recbench.lm", "recbench.runner", "recbench.training", "recbench.tuning", "recbench.runstore",
          "recbench.estimates", "recbench.drift", "recbench.run_claims", "recbench.plans", "recbench.compare", "recbench.stats", "recbench.row_significance", "recbench.render", "recbench.paper_tables", "recbench.run_selection",
          "recbench.claims", "recbench.study_tables", "recbench.figures", "recbench.studies", "recbench.testing", "baselines",
-         "reclora", "cli", "recbench.cli_requests", "recbench.cli_plans", "recbench.cli_leaderboard")  # fmt: skip
+         "reclora", "cli", "recbench.cli_requests", "recbench.cli_plans", "recbench.cli_leaderboard",
+         "recbench.suite_parts", "recbench.suites")  # fmt: skip
+REPORT = ("compare", "stats", "row_significance", "render", "run_selection", "suite_parts", "paper_tables", "study_tables",
+          "claims", "figures", "studies")  # fmt: skip
+CLI = ("cli", "recbench.cli_requests", "recbench.cli_plans", "recbench.cli_leaderboard")
 
 
 def imports(path: Path) -> set[str]:
@@ -38,6 +45,24 @@ def imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """Like :func:`imports`, but leaving out what an ``if TYPE_CHECKING:`` block imports (annotations only)."""
+    tree = ast.parse(path.read_text(), str(path))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            skipped.update(id(inner) for child in node.body for inner in ast.walk(child))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
     return names
 
 
@@ -59,5 +84,30 @@ def test_core_imports_no_upper_layer(path):
 @pytest.mark.parametrize("package, other", [("baselines", "reclora"), ("reclora", "baselines")])
 def test_model_packages_never_start_runs_nor_import_each_other(package, other):
     for path in sorted((ROOT / package).rglob("*.py")):
-        bad = sorted(n for n in imports(path) if under(n, ("recbench.runner", "recbench.tuning", other, "cli")))
+        bad = sorted(n for n in imports(path) if under(n, ("recbench.runner", "recbench.tuning", "recbench.suites", other, "cli")))
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+@pytest.mark.parametrize("name", REPORT)
+def test_report_modules_are_handed_their_suite(name):
+    """Suites sit above the report layer: no report module imports one, bar the single lazy default."""
+    path = ROOT / "recbench" / f"{name}.py"
+    assert not any(under(n, ("recbench.suites.reclora",)) for n in imports(path)), f"{name} imports the RecLoRA suite"
+    upward = sorted(n for n in runtime_imports(path) if under(n, ("recbench.suites", "cli", *CLI)))
+    allowed = ["recbench.suites"] if name == "run_selection" else []
+    assert upward == allowed, f"recbench/{name}.py imports {upward}"
+
+
+def test_the_default_suite_is_reached_lazily_in_one_function():
+    tree = ast.parse((ROOT / "recbench" / "run_selection.py").read_text())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert not any(isinstance(n, ast.ImportFrom) and under(n.module or "", ("recbench.suites",)) for n in top)
+    holders = [f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+               and any(isinstance(n, ast.ImportFrom) and under(n.module or "", ("recbench.suites",)) for n in ast.walk(f))]  # fmt: skip
+    assert holders == ["suite_or_default"]
+
+
+def test_suites_sit_below_the_cli():
+    for path in sorted((ROOT / "recbench" / "suites").rglob("*.py")):
+        bad = sorted(n for n in imports(path) if under(n, CLI))
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"

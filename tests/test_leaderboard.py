@@ -277,8 +277,10 @@ def test_figures_are_written_and_empty_ones_skipped(store, tmp_path):
 
 
 def test_figure_points_reuse_runs_that_vary_only_the_studied_setting():
-    from recbench.figures import FIGURES, point_of
+    from recbench.figures import point_of
+    from recbench.suites import get_suite
 
+    FIGURES = get_suite("reclora").figures
     fig4 = FIGURES[0]
     default = {"model": "reclora", "overrides": ["threads=1"], "config": {"n_meta": 16}, "study": None}
     ablated = {"model": "reclora", "overrides": ["n_meta=1"], "config": {"n_meta": 1}, "study": {"name": "ablation", "variant": "w/o meta-LoRA"}}

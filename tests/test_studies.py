@@ -20,14 +20,8 @@ from recbench.plans import check_plan, execute
 from recbench.registry import get_model
 from recbench.runner import RunRequest, resolve_configs
 from recbench.runstore import RunStore
-from recbench.studies import (
-    ABLATION_VARIANTS,
-    few_shot_size,
-    plan_main,
-    plan_reproduce,
-    plan_study,
-    sample_sizes,
-)
+from recbench.studies import plan_main, plan_reproduce, plan_study
+from recbench.suites.reclora import ABLATIONS, few_shot_size, sample_sizes
 
 runner = CliRunner()
 QUIET = Console(file=open("/dev/null", "w"))
@@ -73,7 +67,7 @@ def test_ablation_plan_matches_the_paper_variants():
     plan = plan_study("ablation", "ml-1m", profile="cpu", seeds=[0, 1])
     assert len(plan) == 12 and {r.model for r in plan} == {"reclora"}
     by_variant = {r.study["variant"]: r.overrides for r in plan if r.seed == 0}
-    assert list(by_variant) == list(ABLATION_VARIANTS)
+    assert list(by_variant) == list(ABLATIONS.labels)
     assert by_variant == {
         "full": (),
         "w/o meta-LoRA": ("n_meta=1",),
