@@ -88,13 +88,13 @@ def run(
     request = run_request(model, dataset, seed, data_dir, store, settings, config, profile, backbone, load_in_8bit, load_in_4bit)
     run_store = open_stores(store)
     record = run_model(request, run_store, err_console)
-    test, valid = record["metrics"]["test"], record["metrics"].get("valid")
-    note = f" (valid AUC {valid['auc']:.4f}, best epoch {record['best_epoch']})" if valid else ""
+    test, valid = record.metrics["test"], record.valid
+    note = f" (valid AUC {valid.auc:.4f}, best epoch {record.best_epoch})" if valid is not None else ""
     console.print(
-        f"{record['model']} on {record['dataset_variant']} seed {seed}: "
-        f"test AUC {test['auc']:.4f}  LogLoss {test['logloss']:.4f} on {test['rows']:,} rows{note}"
+        f"{record.model} on {record.dataset_variant} seed {seed}: "
+        f"test AUC {test.auc:.4f}  LogLoss {test.logloss:.4f} on {test.rows:,} rows{note}"
     )
-    console.print(f"recorded run {record['run_id']} in {run_store.root}")
+    console.print(f"recorded run {record.run_id} in {run_store.root}")
 
 
 @app.command()

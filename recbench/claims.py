@@ -25,13 +25,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recbench.compare import ALPHA, Scored, comparable_sets, compare_to_reference, format_p, score
 from recbench.paper_tables import _Views, table2_sets
 from recbench.render import MISSING, Table
+from recbench.run_record import RunRecord
 from recbench.run_selection import display_name, profile_title, suite_or_default
 from recbench.runstore import RunStore
 from recbench.study_tables import _entries_by, row_labeller, study_groups
@@ -64,7 +65,7 @@ def _with_best_id(scored: dict[str, Scored], id_models: tuple[str, ...]) -> dict
 HEADERS = ["Claim", "AUC (first)", "AUC (second)", "DeLong p", "test rows", "verdict"]
 
 
-def claims_tables(store: RunStore, records: Iterable[dict[str, Any]], suite: Suite | None = None) -> list[Table]:
+def claims_tables(store: RunStore, records: Iterable[RunRecord], suite: Suite | None = None) -> list[Table]:
     """One claims table per comparable set that has language-model runs (Table 2), then Table 3's."""
     suite = suite_or_default(suite)
     records = list(records)
@@ -82,7 +83,7 @@ def claims_tables(store: RunStore, records: Iterable[dict[str, Any]], suite: Sui
     label, models = row_labeller(ablation), {v.model for v in ablation.rows}
     for gkey, group in sorted(study_groups(records, ablation).items()):
         views = _Views(store)
-        entries = _entries_by([r for r in group if r["model"] in models], label, views)
+        entries = _entries_by([r for r in group if r.model in models], label, views)
         for comparable in comparable_sets(entries):
             scored, labels = score(comparable)
             if len(scored) < 2:

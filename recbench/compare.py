@@ -22,8 +22,9 @@ table is built on one set of test-row ids:
 
 Example:
     >>> import numpy as np
-    >>> a = RunView({"model": "a", "seed": 0}, np.arange(4), np.array([.9, .2, .8, .1]), np.array([1, 0, 1, 0]))
-    >>> b = RunView({"model": "b", "seed": 0}, np.arange(2), np.array([.4, .6]), np.array([1, 0]))
+    >>> from recbench.run_record import RunRecord
+    >>> a = RunView(RunRecord("ra", "a", "synth"), np.arange(4), np.array([.9, .2, .8, .1]), np.array([1, 0, 1, 0]))
+    >>> b = RunView(RunRecord("rb", "b", "synth"), np.arange(2), np.array([.4, .6]), np.array([1, 0]))
     >>> [(len(c.rows), sorted(c.entries)) for c in comparable_sets({"a": [a], "b": [b]})]
     [(2, ['a', 'b'])]
 """
@@ -33,13 +34,13 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from recbench.errors import RecbenchError
 from recbench.metrics import auc as auc_metric
 from recbench.metrics import logloss as logloss_metric
+from recbench.run_record import RunRecord
 from recbench.runstore import RunStore
 from recbench.stats import delong_test, holm, paired_t_test
 
@@ -50,7 +51,7 @@ ALPHA = 0.01
 class RunView:
     """One recorded run with its test predictions, sorted by protocol row id."""
 
-    record: dict[str, Any]
+    record: RunRecord
     rows: np.ndarray
     probs: np.ndarray
     labels: np.ndarray
@@ -64,27 +65,27 @@ class RunView:
 
     @property
     def seed(self) -> int:
-        return int(self.record.get("seed", 0))
+        return self.record.seed
 
 
-def load_view(store: RunStore, record: dict[str, Any]) -> RunView:
+def load_view(store: RunStore, record: RunRecord) -> RunView:
     """The run's checked test predictions.
 
     Raises:
         RecbenchError: one line naming the run folder: no predictions, unreadable or damaged ones,
             or no test rows (such a run cannot be compared).
     """
-    pred = store.predictions(record["run_id"], record)
+    pred = store.predictions(record.run_id, record)
     if not {"test_row", "test_prob", "test_label"} <= set(pred):
-        raise RecbenchError(f"{record['run_id']}: predictions.npz has no test rows")
+        raise RecbenchError(f"{record.run_id}: predictions.npz has no test rows")
     return RunView(record, pred["test_row"], pred["test_prob"], pred["test_label"])
 
 
-def latest_per_seed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def latest_per_seed(records: list[RunRecord]) -> list[RunRecord]:
     """A re-run of a seed replaces the earlier one (records come oldest first)."""
-    latest: dict[int, dict[str, Any]] = {}
+    latest: dict[int, RunRecord] = {}
     for record in records:
-        latest[int(record.get("seed", 0))] = record
+        latest[record.seed] = record
     return [latest[s] for s in sorted(latest)]
 
 
@@ -181,15 +182,15 @@ def score(comparable: ComparableSet) -> tuple[dict[str, Scored], np.ndarray]:
             idx = np.searchsorted(view.rows, base)
             probs, run_labels = view.probs[idx], view.labels[idx]
             if labels is None:
-                labels, first_run = run_labels, view.record.get("run_id", "?")
+                labels, first_run = run_labels, view.record.run_id
             elif not np.array_equal(labels, run_labels):
                 raise RecbenchError(
-                    f"runs {first_run} and {view.record.get('run_id', '?')} disagree on the labels of shared "
+                    f"runs {first_run} and {view.record.run_id} disagree on the labels of shared "
                     "test rows; they were not made by the same protocol"
                 )
-            test = (view.record.get("metrics") or {}).get("test") or {}
-            if len(view.rows) == len(base) and "auc" in test and "logloss" in test:
-                run_auc, run_loss = float(test["auc"]), float(test["logloss"])
+            test = view.record.test
+            if len(view.rows) == len(base) and test is not None and test.auc is not None and test.logloss is not None:
+                run_auc, run_loss = float(test.auc), float(test.logloss)
             else:
                 run_auc, run_loss = auc_metric(run_labels, probs), logloss_metric(run_labels, probs)
             scored.seeds.append(view.seed)

@@ -12,21 +12,25 @@ run that trained on no rows (zero-shot) ignores the training-only settings, sinc
 used them.
 
 Example:
-    >>> from recbench.drift import settings_drift
-    >>> settings_drift({"model": "pop", "overrides": [], "config": {"smoothing": 10.0}, "train_config": {}})
+    >>> from recbench.run_record import RunRecord
+    >>> settings_drift(RunRecord("r1", "pop", "synth", config={"smoothing": 10.0}, train_config={}))
     ()
-    >>> settings_drift({"model": "pop", "overrides": [], "config": {"smoothing": 5.0}, "train_config": {}})
+    >>> settings_drift(RunRecord("r2", "pop", "synth", config={"smoothing": 5.0}, train_config={}))
     ('smoothing=5.0 (now 10.0)',)
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from recbench.config import to_dict
 from recbench.errors import RecbenchError
 from recbench.records import RESOURCE_KEYS
+
+if TYPE_CHECKING:
+    from recbench.run_record import RunRecord
 
 #: settings only a run that trains reads
 TRAINING_ONLY = frozenset({"lr", "epochs", "batch_size", "warmup_ratio", "weight_decay", "lora_targets", "max_epochs",
@@ -37,22 +41,22 @@ def _normal(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def settings_drift(record: dict[str, Any]) -> tuple[str, ...]:
+def settings_drift(record: RunRecord) -> tuple[str, ...]:
     """``key=recorded (now current)`` for each measured setting that now resolves differently.
 
     Empty when the run's model is not registered here (nothing to compare with) or when its
     settings still hold.
     """
-    resolved = resolve_settings(str(record.get("model")), tuple(record.get("overrides") or ()), record.get("profile"))
+    resolved = resolve_settings(record.model, record.overrides, record.profile)
     return () if resolved is None else settings_difference(record, *resolved)
 
 
-def settings_difference(record: dict[str, Any], model_config: Any, train_config: Any) -> tuple[str, ...]:
+def settings_difference(record: RunRecord, model_config: Any, train_config: Any) -> tuple[str, ...]:
     """How the run's recorded settings differ from these configs (keys both know; measured ones only)."""
     out = []
-    recorded_train = record.get("train_config") or {}
-    for section, current in (("config", to_dict(model_config)), ("train_config", to_dict(train_config))):
-        recorded = _measured(record.get(section) or {}, recorded_train)
+    recorded_train = record.train_config or {}
+    for section, current in ((record.config, to_dict(model_config)), (record.train_config, to_dict(train_config))):
+        recorded = _measured(section or {}, recorded_train)
         for key in sorted(set(recorded) & set(current)):
             then, now = _normal(recorded[key]), _normal(current[key])
             if then != now:
@@ -85,7 +89,7 @@ def resolve_settings(model: str, overrides: tuple[str, ...], profile: str | None
         return None
 
 
-def _measured(settings: dict[str, Any], train: dict[str, Any]) -> dict[str, Any]:
+def _measured(settings: Mapping[str, Any], train: Mapping[str, Any]) -> dict[str, Any]:
     """The settings that decide what a run measures: no resource settings, and no training-only
     ones when the run trains on no rows (``n_train=0``, zero-shot)."""
     untrained = "n_train" in train and int(train["n_train"] or 0) == 0

@@ -13,8 +13,9 @@ measurements in the store(s), never from guesses:
   (training plus evaluation), or nothing is claimed.
 
 Example:
-    >>> record = {"model": "tallrec", "family": "lm", "dataset_variant": "ml-1m",
-    ...           "timings": {"train_seconds_per_sample": 2.0, "infer_seconds_per_sample": 0.5}}
+    >>> from recbench.run_record import RunRecord
+    >>> record = RunRecord("r1", "tallrec", "ml-1m", family="lm", dataset_variant="ml-1m",
+    ...                    timings={"train_seconds_per_sample": 2.0, "infer_seconds_per_sample": 0.5})
     >>> costs = Costs([record])
     >>> costs.lm_seconds("tallrec", "lm", n_train=100, epochs=2, n_test=40, n_valid=0)
     420.0
@@ -23,22 +24,26 @@ Example:
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recbench.run_record import RunRecord
 
 
 @dataclass
 class Costs:
     """Per-sample and per-run costs read from recorded runs."""
 
-    records: list[dict[str, Any]]
+    records: list[RunRecord]
 
-    def _timings(self, match) -> list[dict[str, Any]]:
-        return [r.get("timings") or {} for r in self.records if match(r)]
+    def _timings(self, match: Callable[[RunRecord], bool]) -> list[Mapping[str, float]]:
+        return [r.timings for r in self.records if match(r)]
 
     def lm_rates(self, model: str, family: str) -> tuple[float, float] | None:
         """(train s/sample, infer s/sample) of the model's recorded runs (else its family's)."""
-        for match in (lambda r: r.get("model") == model, lambda r: r.get("family") == family):
+        for match in (lambda r: r.model == model, lambda r: r.family == family):
             timings = [t for t in self._timings(match) if t.get("infer_seconds_per_sample")]
             trained = [float(t["train_seconds_per_sample"]) for t in timings if t.get("train_seconds_per_sample")]
             if timings:
@@ -54,7 +59,7 @@ class Costs:
         return train * n_train * epochs + infer * (n_test + n_valid * (epochs if n_train else 0))
 
     def id_seconds(self, model: str, variant: str) -> float | None:
-        timings = self._timings(lambda r: r.get("model") == model and r.get("dataset_variant") == variant)
+        timings = self._timings(lambda r: r.model == model and r.dataset_variant == variant)
         totals = [float(t.get("train_seconds", 0)) + float(t.get("eval_seconds", 0)) + float(t.get("load_seconds", 0)) for t in timings]
         return statistics.median(totals) if totals else None
 

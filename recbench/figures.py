@@ -15,7 +15,7 @@ study, the setting it varies, its values per profile, its models).
 
 Example:
     >>> fig = Figure(4, "n_meta", "N_m", "fig4.png", setting="n_meta", models=("reclora",))
-    >>> point_of({"model": "reclora", "overrides": ["n_meta=4"], "config": {"n_meta": 4}}, fig)
+    >>> point_of(RunRecord("r1", "reclora", "ml-1m", overrides=["n_meta=4"], config={"n_meta": 4}), fig)
     4.0
 """
 
@@ -23,20 +23,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
 from recbench.compare import latest_per_seed
-from recbench.records import is_result, measured_overrides
-from recbench.run_selection import data_key, display_name, profile_of, suite_or_default
+from recbench.run_record import RunRecord, SplitMetrics
+from recbench.run_selection import display_name, profile_of, suite_or_default
 from recbench.suite_parts import Figure
 
 if TYPE_CHECKING:
     from recbench.suites import Suite
 
 
-def point_of(record: dict[str, Any], figure: Figure) -> float | None:
+def point_of(record: RunRecord, figure: Figure) -> float | None:
     """The x of ``record`` in ``figure``, or None when it is not one of its points.
 
     A run tagged with the figure's study is a point. So is any other run of the figure's
@@ -44,36 +44,41 @@ def point_of(record: dict[str, Any], figure: Figure) -> float | None:
     RecLoRA run is the N_m = 16 point and the "w/o meta-LoRA" ablation the N_m = 1 point, so
     no run is made twice.
     """
-    study = record.get("study") or {}
-    if study.get("name") == figure.study:
-        return study.get("x")
-    if record.get("model") not in figure.models or not figure.setting:
+    if record.study is not None and record.study.name == figure.study:
+        return record.study.x
+    if record.model not in figure.models or not figure.setting:
         return None
-    keys = {text.partition("=")[0] for text in measured_overrides(record.get("overrides") or ())}
+    keys = {text.partition("=")[0] for text in record.measured_overrides}
     if not keys <= {figure.setting}:
         return None
-    value = {**(record.get("train_config") or {}), **(record.get("config") or {})}.get(figure.setting)
+    value = {**(record.train_config or {}), **(record.config or {})}.get(figure.setting)
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
-def _series(records: list[dict[str, Any]], figure: Figure) -> dict[tuple, dict[str, dict[float, list[float]]]]:
+def _series(records: list[RunRecord], figure: Figure) -> dict[tuple, dict[str, dict[float, list[float]]]]:
     """panel -> model -> x -> test AUCs (one per seed, the latest run of each seed)."""
-    by_point: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    by_point: dict[tuple, list[RunRecord]] = defaultdict(list)
     for record in records:
         x = point_of(record, figure)
         if x is None:
             continue
-        by_point[(data_key(record)[:2], profile_of(record), record["model"], float(x))].append(record)
+        by_point[(record.data_key[:2], profile_of(record), record.model, float(x))].append(record)
     panels: dict[tuple, dict[str, dict[float, list[float]]]] = defaultdict(lambda: defaultdict(dict))
     for (data, profile, model, x), runs in by_point.items():
-        aucs = [float(r["metrics"]["test"]["auc"]) for r in latest_per_seed(runs)]
+        aucs = [float(_test(r).auc) for r in latest_per_seed(runs)]
         panels[(data, profile)][model][x] = aucs
     return panels
 
 
-def draw_figure(figure: Figure, records: Iterable[dict[str, Any]], out_dir: Path) -> Path | None:
+def _test(record: RunRecord) -> SplitMetrics:
+    """A result's test metrics (every run a figure draws is a result: it has them)."""
+    assert record.test is not None
+    return record.test
+
+
+def draw_figure(figure: Figure, records: Iterable[RunRecord], out_dir: Path) -> Path | None:
     """Write one figure's PNG; None when no run of its study is recorded."""
-    chosen = [r for r in records if is_result(r) and point_of(r, figure) is not None]
+    chosen = [r for r in records if r.is_result and point_of(r, figure) is not None]
     panels = _series(chosen, figure)
     if not panels:
         return None
@@ -86,8 +91,8 @@ def draw_figure(figure: Figure, records: Iterable[dict[str, Any]], out_dir: Path
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
     for ax, key in zip(axes[0], keys):
         (variant, digest), profile = key
-        rows = {int(r["metrics"]["test"].get("rows", 0)) for r in chosen
-                if data_key(r)[:2] == (variant, digest) and profile_of(r) == profile}  # fmt: skip
+        rows = {int(_test(r).rows or 0) for r in chosen
+                if r.data_key[:2] == (variant, digest) and profile_of(r) == profile}  # fmt: skip
         for model, points in sorted(panels[key].items()):
             xs = sorted(points)
             means = [float(np.mean(points[x])) for x in xs]
@@ -110,7 +115,7 @@ def draw_figure(figure: Figure, records: Iterable[dict[str, Any]], out_dir: Path
     return path
 
 
-def draw_figures(records: Iterable[dict[str, Any]], out_dir: Path, suite: Suite | None = None) -> tuple[list[Path], list[str]]:
+def draw_figures(records: Iterable[RunRecord], out_dir: Path, suite: Suite | None = None) -> tuple[list[Path], list[str]]:
     """Every figure of ``suite`` that has data; returns the written files and one message per skipped figure."""
     records = list(records)
     written, skipped = [], []

@@ -45,10 +45,10 @@ from recbench.compare import (
 )
 from recbench.errors import RecbenchError
 from recbench.metrics import relative_improvement
-from recbench.records import StoreProblem, is_result
+from recbench.records import StoreProblem
 from recbench.render import MISSING, Cell, Table, rank_marks
+from recbench.run_record import RunRecord
 from recbench.run_selection import (
-    data_key,
     display_name,
     family,
     profile_of,
@@ -90,10 +90,10 @@ class _Views:
         #: why each run left out could not be compared (one line each, naming the run)
         self.missing: list[str] = []
 
-    def __call__(self, records: list[dict[str, Any]]) -> list[RunView]:
+    def __call__(self, records: list[RunRecord]) -> list[RunView]:
         out = []
         for record in records:
-            rid = record["run_id"]
+            rid = record.run_id
             if rid not in self.cache:
                 try:
                     self.cache[rid] = load_view(self.store, record)
@@ -132,23 +132,23 @@ def _common_notes(comparable: ComparableSet, names: Callable[[str], str], views:
     return notes  # runs left out for damaged predictions are listed once per table by build_tables
 
 
-def _canonical(records: list[dict[str, Any]]) -> str:
-    return str((records[0].get("fingerprint") or {}).get("canonical", "unknown")) if records else "unknown"
+def _canonical(records: list[RunRecord]) -> str:
+    return "unknown" if not records or records[0].canonical is None else str(records[0].canonical)
 
 
 # --------------------------------------------------------------------------- Table 2
 
 
-def table2_sets(store: RunStore, records: Iterable[dict[str, Any]]) -> Iterator[tuple[tuple, str, str | None, ComparableSet, _Views, list[tuple]]]:
+def table2_sets(store: RunStore, records: Iterable[RunRecord]) -> Iterator[tuple[tuple, str, str | None, ComparableSet, _Views, list[tuple]]]:
     """Each comparable set of plain runs: (data key, canonical, LM profile, set, views, all data keys).
 
     One set per LM profile with the ID and reference models cut to its rows, then the ID models
     on all their rows; Table 2 and the claims (``recbench.claims``) read the same sets.
     """
-    main = [r for r in records if is_result(r) and r.get("study") is None]
-    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    main = [r for r in records if r.is_result and r.study is None]
+    groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     for record in main:
-        groups[data_key(record)].append(record)
+        groups[record.data_key].append(record)
     for key in sorted(groups):
         group = groups[key]
         profiles: list[str | None] = sorted({profile_of(r) for r in group if family(r) == "lm"})
@@ -156,7 +156,7 @@ def table2_sets(store: RunStore, records: Iterable[dict[str, Any]]) -> Iterator[
             members = [r for r in group if family(r) != "lm" or (profile is not None and profile_of(r) == profile)]
             if not members:
                 continue
-            by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            by_model: dict[str, list[RunRecord]] = defaultdict(list)
             for record in members:
                 by_model[variant_label(record)].append(record)
             views = _Views(store)
@@ -166,7 +166,7 @@ def table2_sets(store: RunStore, records: Iterable[dict[str, Any]]) -> Iterator[
                 yield key, _canonical(group), profile, comparable, views, list(groups)
 
 
-def table2(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False, reference: str | None = None,
+def table2(store: RunStore, records: Iterable[RunRecord], paper: bool = False, reference: str | None = None,
            suite: Suite | None = None) -> list[Table]:  # fmt: skip
     """Table 2 of ``suite`` for every set of comparable plain runs in ``records``.
 
@@ -293,17 +293,17 @@ def lm_settings_line(comparable: ComparableSet) -> str | None:
     size, epochs, lr and LoRA targets (CTR-BERT's training rows too), so a table states its budget."""
     by_text: dict[str, list[str]] = defaultdict(list)
     for label, views in comparable.entries.items():
-        record = views[0].record if views else {}
-        if family(record) != "lm":
+        if not views or family(views[0].record) != "lm":
             continue
-        train, config = record.get("train_config") or {}, record.get("config") or {}
+        record = views[0].record
+        train, config = record.train_config or {}, record.config or {}
         if not train:
             continue
         if int(train.get("n_train", 0) or 0) == 0:
             text = f"untrained {train.get('backbone', '?')} (zero-shot)"
         else:
             text = f"{int(train['n_train']):,} training rows x {train.get('epochs', '?')} epochs, lr {float(train.get('lr', float('nan'))):g}, batch {train.get('batch_size', '?')}"
-            if record.get("model") == "ctr-bert":
+            if record.model == "ctr-bert":
                 text += ", MiniLM towers fine-tuned"
             else:
                 rank = config.get("lora_rank", config.get("rank", "?"))
@@ -359,7 +359,7 @@ def _builders() -> dict[str, Callable[..., list[Table]]]:
 
 
 def build_tables(
-    store: RunStore, records: list[dict[str, Any]], which: str = "all", paper: bool = False, reference: str | None = None,
+    store: RunStore, records: list[RunRecord], which: str = "all", paper: bool = False, reference: str | None = None,
     suite: Suite | None = None,
 ) -> list[Table]:
     """The requested tables ("2", "3", "4", "claims" or "all") of ``suite`` from ``records``; ``reference``: see :func:`table2`."""

@@ -10,33 +10,32 @@ several processes can share one plan.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recbench.drift import resolve_settings, settings_difference, settings_drift, settings_signature
 from recbench.errors import RecbenchError
-from recbench.records import is_result, measured_overrides
+from recbench.records import measured_overrides
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from recbench.run_record import RunRecord
     from recbench.runner import RunRequest
     from recbench.runstore import RunStore
 
-def identity(model: str, variant: str, seed: int, profile: str | None, study: dict[str, Any] | None,
+def identity(model: str, variant: str, seed: int, profile: str | None, study: Mapping[str, Any] | None,
              overrides: Iterable[str]) -> tuple:  # fmt: skip
     """What makes two runs "the same run" for resuming."""
     study_key = tuple(sorted((k, str(v)) for k, v in (study or {}).items()))
     return (model, variant, int(seed), profile, study_key, measured_overrides(overrides))
 
 
-def record_identity(record: dict[str, Any]) -> tuple:
-    return identity(
-        record["model"], record.get("dataset_variant") or record.get("dataset", ""), record.get("seed", 0),
-        record.get("profile"), record.get("study"), record.get("overrides") or (),
-    )  # fmt: skip
+def record_identity(record: RunRecord) -> tuple:
+    study = record.study.to_dict() if record.study is not None else None
+    return identity(record.model, record.variant, record.seed, record.profile, study, record.overrides)
 
 
 def resolve_variant(dataset: str, data_dir: Path | None = None) -> str:
@@ -93,13 +92,12 @@ def check_plan(
     """
     variant_of = variant_of or (lambda name, _dir: name)
     done: dict[tuple, str] = {}
-    by_run: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    by_run: dict[tuple, list[RunRecord]] = defaultdict(list)
     for record in store.records():
-        if is_result(record) and not settings_drift(record):  # a run of since-changed settings is not done
-            done[record_identity(record)] = record["run_id"]
-            if record.get("config") is not None:
-                by_run[_run_key(record["model"], record.get("dataset_variant") or record.get("dataset", ""),
-                                record.get("seed", 0), record.get("profile"))].append(record)  # fmt: skip
+        if record.is_result and not settings_drift(record):  # a run of since-changed settings is not done
+            done[record_identity(record)] = record.run_id
+            if record.config is not None:
+                by_run[_run_key(record.model, record.variant, record.seed, record.profile)].append(record)
     cache: dict[tuple, str] = {}
     first_line: dict[tuple, int] = {}
     out = []
@@ -117,7 +115,7 @@ def check_plan(
         resolved = resolve_settings(request.model, request.overrides, request.profile)
         if recorded is None and resolved is not None:
             same = [r for r in by_run.get(run_key, []) if not settings_difference(r, *resolved)]
-            recorded = same[-1]["run_id"] if same else None
+            recorded = same[-1].run_id if same else None
         signature = settings_signature(request.model, request.overrides, request.profile)
         same_as = None
         if recorded is None and signature is not None:
@@ -135,7 +133,7 @@ def execute(
     planned: list[PlannedRun],
     store: RunStore,
     console: Console,
-    run_fn: Callable[..., dict[str, Any]] | None = None,
+    run_fn: Callable[..., RunRecord] | None = None,
     keep_going: bool = False,
 ) -> tuple[int, list[tuple[PlannedRun, str]]]:
     """Run every planned request not yet recorded; returns (runs made, failures).
@@ -173,5 +171,5 @@ def execute(
         finally:
             claims.release(key)
         made += 1
-        console.print(f"recorded {record.get('run_id', '?')}", highlight=False)
+        console.print(f"recorded {record.run_id}", highlight=False)
     return made, failures

@@ -7,6 +7,8 @@ code wrote into it. A truncated ``record.json``, a record of a newer schema, or 
 must never become a traceback, and never silently vanish or yield wrong numbers: each is a
 :class:`StoreProblem` naming the run folder and what is wrong. Readers skip such a run and
 carry the problem into the rendered table's notes; ``--strict`` turns problems into an error.
+:func:`check_record` is the one check a record passes before it becomes a
+:class:`recbench.run_record.RunRecord`, the type every reader gets.
 
 Example:
     >>> check_record({"run_id": "r1", "model": "din", "dataset": "synth", "seed": 0, "schema_version": 1})
@@ -20,9 +22,12 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from recbench.run_record import RunRecord
 
 #: the newest record layout this code reads; a newer one was written by newer code
 RECORD_SCHEMA_VERSION = 1
@@ -48,16 +53,6 @@ def measured_overrides(overrides: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(f"{k}={v}" for k, v in settings.items()))
 
 
-def is_result(record: dict[str, Any]) -> bool:
-    """A finished, test-scored run (not a tuning trial): what tables, plans and figures count."""
-    return record.get("purpose", "run") in (None, "run") and "test" in (record.get("metrics") or {})
-
-
-def is_plain_run(record: dict[str, Any], model: str) -> bool:
-    """A run of ``model`` outside any study with default settings (RecLoRA's is also Table 3's "full")."""
-    return record.get("model") == model and not record.get("study") and not measured_overrides(record.get("overrides") or ())
-
-
 @dataclass(frozen=True)
 class StoreProblem:
     """One damaged or unreadable run: its folder and what is wrong, in one line."""
@@ -69,39 +64,78 @@ class StoreProblem:
         return f"{self.folder}: {self.message}" if self.folder is not None else self.message
 
 
-def check_record(record: Any) -> str | None:
-    """What is wrong with a parsed ``record.json`` (None when it can be used)."""
-    if not isinstance(record, dict):
-        return f"record.json holds a JSON {type(record).__name__}, not an object"
+#: keys that, when present, hold an integer (seed, schema_version) or an integer or null (the rest),
+#: text or null, an object or null
+_INTEGERS = ("seed", "schema_version", "protocol_version", "best_epoch", "n_parameters", "few_shot_rows", "resumed_from_step")
+_TEXTS = ("family", "purpose", "profile", "dataset_variant", "created_at", "command")
+_OBJECTS = ("metrics", "fingerprint", "data_summary", "study", "config", "train_config", "timings", "peak_memory",
+            "environment", "crm")  # fmt: skip
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_record(raw: Any) -> str | None:
+    """What is wrong with a parsed ``record.json`` (None when it can be used).
+
+    Every key :class:`recbench.run_record.RunRecord` reads is checked for its JSON type here,
+    so reading a record can fail only here, with one line, and never later in a table.
+    """
+    if not isinstance(raw, dict):
+        return f"record.json holds a JSON {type(raw).__name__}, not an object"
     for key in _REQUIRED_TEXT:
-        if not isinstance(record.get(key), str) or not record.get(key):
+        if not isinstance(raw.get(key), str) or not raw.get(key):
             return f"no {key}"
-    if not isinstance(record.get("seed", 0), int) or isinstance(record.get("seed", 0), bool):
-        return f"seed {record.get('seed')!r} is not an integer"
-    version = record.get("schema_version", 1)
-    if not isinstance(version, int) or version > RECORD_SCHEMA_VERSION:
+    version = raw.get("schema_version", 1)
+    if not _is_int(version) or version > RECORD_SCHEMA_VERSION:  # first: a newer layout may differ anywhere
         return f"schema_version {version!r} is newer than this recbench reads ({RECORD_SCHEMA_VERSION}); upgrade recbench"
-    for key in ("metrics", "fingerprint", "data_summary", "study", "config", "train_config", "timings"):
-        value = record.get(key)
+    for key in _INTEGERS:
+        value = raw.get(key)
+        if key in raw and not (_is_int(value) or (value is None and key not in ("seed", "schema_version"))):
+            return f"{key} {value!r} is not an integer"
+    for key in _TEXTS:
+        if raw.get(key) is not None and not isinstance(raw.get(key), str):
+            return f"{key} {raw.get(key)!r} is not text"
+    for key in _OBJECTS:
+        value = raw.get(key)
         if value is not None and not isinstance(value, dict):
             return f"{key} is a JSON {type(value).__name__}, not an object"
-    overrides = record.get("overrides")
+    overrides = raw.get("overrides")
     if overrides is not None and not (isinstance(overrides, list) and all(isinstance(o, str) for o in overrides)):
         return "overrides is not a list of key=value strings"
+    epochs = raw.get("epochs")
+    if epochs is not None and not (isinstance(epochs, list) and all(isinstance(e, dict) for e in epochs)):
+        return "epochs is not a list of objects"
+    return _check_metrics(raw.get("metrics") or {}) or _check_study(raw.get("study") or {})
+
+
+def _check_metrics(metrics: dict[str, Any]) -> str | None:
+    for split, values in metrics.items():
+        if not isinstance(values, dict):
+            return f"metrics.{split} is a JSON {type(values).__name__}, not an object"
+        for key in ("auc", "logloss"):
+            if values.get(key) is not None and not _is_number(values[key]):
+                return f"metrics.{split}.{key} {values[key]!r} is not a number"
+        if values.get("rows") is not None and not _is_int(values["rows"]):
+            return f"metrics.{split}.rows {values['rows']!r} is not an integer"
     return None
 
 
-def split_bounds(record: dict[str, Any], split: str) -> tuple[int, int] | None:
-    """The row-id range ``[start, stop)`` of ``split`` by the record's own data summary."""
-    summary = record.get("data_summary") or {}
-    try:
-        n_train, n_valid, n_test = (int(summary[k]) for k in ("train", "valid", "test"))
-    except (KeyError, TypeError, ValueError):
-        return None
-    return {"valid": (n_train, n_train + n_valid), "test": (n_train + n_valid, n_train + n_valid + n_test)}.get(split)
+def _check_study(study: dict[str, Any]) -> str | None:
+    for key in ("name", "variant"):
+        if study.get(key) is not None and not isinstance(study[key], str):
+            return f"study.{key} {study[key]!r} is not text"
+    if study.get("x") is not None and not _is_number(study["x"]):
+        return f"study.x {study['x']!r} is not a number"
+    return None
 
 
-def read_predictions(path: Path, record: dict[str, Any]) -> dict[str, np.ndarray]:
+def read_predictions(path: Path, record: RunRecord) -> dict[str, np.ndarray]:
     """Load and check ``predictions.npz``; raises ValueError with a one-line reason.
 
     Checked: the file is a numpy archive without pickled objects; for each split present,
@@ -133,7 +167,7 @@ def read_predictions(path: Path, record: dict[str, Any]) -> dict[str, np.ndarray
             raise ValueError(f"predictions.npz: {split} labels other than 0 and 1")
         if len(np.unique(rows)) != len(rows):
             raise ValueError(f"predictions.npz: {split} row ids repeat")
-        bounds = split_bounds(record, split)
+        bounds = record.split_bounds(split)
         if bounds is not None and len(rows) and (rows.min() < bounds[0] or rows.max() >= bounds[1]):
             raise ValueError(
                 f"predictions.npz: {split} row ids {int(rows.min())}..{int(rows.max())} are not inside the "

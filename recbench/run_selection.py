@@ -1,9 +1,10 @@
-"""Which runs a table shows and under what name: display names, settings labels, data and profile keys.
+"""Which runs a table shows and under what name: display names, settings labels, families and profile keys.
 
 Shared by every table and figure (``paper_tables``, ``study_tables``, ``claims``, ``figures``),
 so "the same data", "the same profile" and "the same model with other settings" mean one
 thing everywhere. It is also the one place where the report layer finds the default suite
-(:func:`suite_or_default`): every other report module takes the suite it is given.
+(:func:`suite_or_default`): every other report module takes the suite it is given. What makes
+two runs "on the same data" is :attr:`recbench.run_record.RunRecord.data_key`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from recbench.drift import settings_drift
 from recbench.errors import RecbenchError
-from recbench.records import measured_overrides
 
 if TYPE_CHECKING:
+    from recbench.run_record import RunRecord
     from recbench.suites import Suite
 
 
@@ -45,15 +46,15 @@ def display_name(model: str) -> str:
     return shown + (sep + rest if sep else "")
 
 
-def variant_label(record: dict[str, Any]) -> str:
+def variant_label(record: RunRecord) -> str:
     """The model name, plus the settings a run changed (``sim [item_vectors=lm]``).
 
     Runs with different settings are different entries of a table, never averaged together
     as seeds of one model; settings that only place or pace a run are ignored.
     """
-    defaults = _default_settings(record.get("model", ""))
-    measured = [m for m in measured_overrides(record.get("overrides") or ()) if _differs(m, defaults)]
-    return f"{record['model']} [{', '.join(measured)}]" if measured else record["model"]
+    defaults = _default_settings(record.model)
+    measured = [m for m in record.measured_overrides if _differs(m, defaults)]
+    return f"{record.model} [{', '.join(measured)}]" if measured else record.model
 
 
 def _default_settings(model: str) -> dict[str, Any]:
@@ -80,49 +81,35 @@ def _differs(assignment: str, defaults: dict[str, Any]) -> bool:
     return value.replace(" ", "") != shown.replace(" ", "")
 
 
-def study_name(record: dict[str, Any]) -> str | None:
-    study = record.get("study")
-    return study.get("name") if isinstance(study, dict) else None
-
-
-def family(record: dict[str, Any]) -> str:
+def family(record: RunRecord) -> str:
     """The record's model family; for an old record without one, the registered model's (else "id")."""
-    if record.get("family"):
-        return str(record["family"])
+    if record.family:
+        return record.family
     from recbench.registry import get_model
 
     try:
-        return get_model(record["model"]).family
+        return get_model(record.model).family
     except RecbenchError:
         return "id"
 
 
-def data_key(record: dict[str, Any]) -> tuple[str, str, int]:
-    """What must match for two runs to be on the same data: variant, raw digest, protocol."""
-    return (
-        record.get("dataset_variant") or record.get("dataset", "?"),
-        (record.get("fingerprint") or {}).get("digest", "?"),
-        int(record.get("protocol_version", 0)),
-    )
-
-
-def filter_datasets(records: Iterable[dict[str, Any]], datasets: Iterable[str]) -> list[dict[str, Any]]:
+def filter_datasets(records: Iterable[RunRecord], datasets: Iterable[str]) -> list[RunRecord]:
     wanted = set(datasets)
-    return [r for r in records if not wanted or r.get("dataset_variant") in wanted or r.get("dataset") in wanted]
+    return [r for r in records if not wanted or r.dataset_variant in wanted or r.dataset in wanted]
 
 
-def filter_profile(records: Iterable[dict[str, Any]], profile: str | None) -> list[dict[str, Any]]:
+def filter_profile(records: Iterable[RunRecord], profile: str | None) -> list[RunRecord]:
     """Runs without a size profile (ID and reference models) plus the LM runs of ``profile``."""
-    return [r for r in records if profile is None or r.get("profile") in (None, profile)]
+    return [r for r in records if profile is None or r.profile in (None, profile)]
 
 
-def profile_of(record: dict[str, Any]) -> str:
+def profile_of(record: RunRecord) -> str:
     """The LM size profile of a run; LM runs recorded without one are grouped as "unspecified".
 
     An LM run whose profile has changed since it ran is labelled with the settings it ran with
     (``recbench.drift``), so it gets tables of its own instead of joining runs of the new ones.
     """
-    name = str(record.get("profile") or "unspecified")
+    name = record.profile or "unspecified"
     drift = settings_drift(record) if family(record) == "lm" else ()
     return f"{name}; earlier settings {', '.join(drift)}" if drift else name
 

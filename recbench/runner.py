@@ -32,7 +32,8 @@ from recbench.errors import RecbenchError
 from recbench.metrics import evaluate
 from recbench.protocol import PROTOCOL_VERSION, ProtocolData, load_protocol
 from recbench.registry import ModelEntry, get_model
-from recbench.runstore import RunStore
+from recbench.run_record import RunRecord
+from recbench.runstore import RunStore, record_json
 from recbench.training import TrainConfig, predict, seed_everything, train_id_model
 
 _TRACKED_PACKAGES = ("recbench", "torch", "numpy", "pandas", "scikit-learn", "transformers", "peft")
@@ -72,7 +73,7 @@ def resolve_configs(entry: ModelEntry, overrides: tuple[str, ...], profile: str 
     return model_config, train_config
 
 
-def run(request: RunRequest, store: RunStore, console: Console | None = None) -> dict[str, Any]:
+def run(request: RunRequest, store: RunStore, console: Console | None = None) -> RunRecord:
     """Train and evaluate one model under the protocol; returns the saved record."""
     console = console or Console(stderr=True)
     resolve_configs(get_model(request.model), request.overrides, request.profile)  # bad settings fail before loading
@@ -81,8 +82,12 @@ def run(request: RunRequest, store: RunStore, console: Console | None = None) ->
     return run_on_data(request, data, store, console, load_seconds=time.perf_counter() - started)
 
 
-def run_on_data(request: RunRequest, data: ProtocolData, store: RunStore, console: Console, load_seconds: float = 0.0) -> dict[str, Any]:
-    """:func:`run` on protocol data already in memory (a later stage training its own CRM)."""
+def run_on_data(request: RunRequest, data: ProtocolData, store: RunStore, console: Console, load_seconds: float = 0.0) -> RunRecord:
+    """:func:`run` on protocol data already in memory (a later stage training its own CRM).
+
+    The record is built here as the JSON object ``record.json`` holds (this is its layout), and
+    what is returned is that file read back as a :class:`RunRecord`: callers see what was saved.
+    """
     entry = get_model(request.model)
     model_config, train_config = resolve_configs(entry, request.overrides, request.profile)
     seed_everything(request.seed)
@@ -118,10 +123,10 @@ def run_on_data(request: RunRequest, data: ProtocolData, store: RunStore, consol
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": " ".join(sys.argv),
     }
-    if int(os.environ.get("RANK", "0")) != 0:
-        return record  # under `accelerate launch` every process runs this; only the first records
-    record["run_id"] = store.save(record, outcome.predictions, outcome.files)
-    return record
+    rank = int(os.environ.get("RANK", "0"))
+    if rank != 0:  # under `accelerate launch` every process runs this; only the first records
+        return RunRecord.from_dict(json.loads(record_json({**record, "run_id": f"(rank {rank}: not recorded)"})))
+    return store.record(store.save(record, outcome.predictions, outcome.files))
 
 
 @dataclass
@@ -197,7 +202,7 @@ def _train_language_model(entry: ModelEntry, model_config: Any, train_config: An
         f"[bold]{entry.name}[/] on {data.dataset} (seed {request.seed}, backbone {getattr(train_config, 'backbone', '-')}): "
         f"{len(train_rows):,} few-shot train / {len(valid_rows):,} valid / {len(test_rows):,} test rows"
     )
-    def run_prerequisite(model: str, overrides: tuple[str, ...]) -> dict[str, Any]:
+    def run_prerequisite(model: str, overrides: tuple[str, ...]) -> RunRecord:
         """Train and record a run the model needs first (RecLoRA's CRM): same data, same seed."""
         return run_on_data(RunRequest(model, data.dataset, request.seed, None, overrides), data, store, console)
 

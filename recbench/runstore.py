@@ -11,8 +11,12 @@ Example:
     >>> store = RunStore(tempfile.mkdtemp())
     >>> rid = store.save({"model": "din", "dataset": "synth", "seed": 0},
     ...                  {"test_row": np.arange(3), "test_prob": np.full(3, 0.5)})
-    >>> store.records()[0]["run_id"] == rid
+    >>> store.records()[0].run_id == rid
     True
+
+Readers get :class:`recbench.run_record.RunRecord` objects: this module is the one place where a
+``record.json`` becomes one (:meth:`RunRecord.from_dict`, which checks it first), so report code
+never sees the raw JSON. Writers hand :meth:`RunStore.save` the JSON object itself (or a record).
 """
 
 from __future__ import annotations
@@ -23,13 +27,15 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from recbench.errors import RecbenchError
-from recbench.records import RECORD_SCHEMA_VERSION, StoreProblem, check_record, read_predictions
+from recbench.records import RECORD_SCHEMA_VERSION, StoreProblem, read_predictions
+from recbench.run_record import FIELDS, RecordError, RunRecord
 
 #: a staging folder this old, from before this process started, belongs to a killed run
 STALE_STAGING_SECONDS = 3600
@@ -56,16 +62,17 @@ class RunStore:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         return f"{stamp}-{model}-{dataset}-s{seed}-{secrets.token_hex(3)}"
 
-    def save(self, record: dict[str, Any], predictions: dict[str, np.ndarray], files: dict[str, bytes] | None = None) -> str:
+    def save(self, record: Mapping[str, Any] | RunRecord, predictions: dict[str, np.ndarray], files: dict[str, bytes] | None = None) -> str:
         """Write a complete run; returns its id. Nothing is visible until it is all on disk.
 
-        ``files`` are extra artefacts stored beside the record (e.g. ``model.safetensors``, the
-        trained weights a later stage reloads: RecLoRA's frozen CRM).
+        ``record`` is the JSON object to write (the runner's), or a :class:`RunRecord` (a copy
+        of a run, written as it was read). ``files`` are extra artefacts stored beside the record
+        (e.g. ``model.safetensors``, the trained weights a later stage reloads: RecLoRA's frozen CRM).
         """
-        record = dict(record)
-        run_id = record.get("run_id") or self.new_run_id(record["model"], record["dataset"], record.get("seed", 0))
-        record["run_id"] = run_id
-        record["schema_version"] = RECORD_SCHEMA_VERSION
+        raw = record.to_dict() if isinstance(record, RunRecord) else dict(record)
+        run_id = raw.get("run_id") or self.new_run_id(raw["model"], raw["dataset"], raw.get("seed", 0))
+        raw["run_id"] = run_id
+        raw["schema_version"] = RECORD_SCHEMA_VERSION
         self.root.mkdir(parents=True, exist_ok=True)
         self.remove_stale_staging()
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
@@ -75,7 +82,7 @@ class RunStore:
                 if "/" in name or name in ("record.json", "predictions.npz"):
                     raise ValueError(f"artefact name {name!r} is reserved or not a plain file name")
                 (tmp / name).write_bytes(payload)
-            _write_synced(tmp / "record.json", json.dumps(record, indent=2, sort_keys=True, default=_json_default))
+            _write_synced(tmp / "record.json", record_json(raw))
             os.rename(tmp, self.root / run_id)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -94,12 +101,15 @@ class RunStore:
                 continue  # another process removed it, or it is not ours to remove
         return removed
 
-    def records(self, **match: Any) -> list[dict[str, Any]]:
-        """All usable records (oldest first), optionally filtered by top-level fields.
+    def records(self, **match: Any) -> list[RunRecord]:
+        """All usable records (oldest first), optionally filtered by fields (``model="din"``).
 
         A run whose ``record.json`` is unreadable, truncated or malformed is skipped and
         described in :attr:`problems` (never fatal, never silent).
         """
+        unknown = sorted(set(match) - set(FIELDS))
+        if unknown:
+            raise TypeError(f"records() filters by record fields; not fields: {', '.join(unknown)}")
         if not self.root.is_dir():
             return []
         out, self.problems = [], []
@@ -110,35 +120,30 @@ class RunStore:
                     self.problems.append(StoreProblem(folder, "no record.json"))
                 continue
             try:
-                record = json.loads(path.read_text(encoding="utf-8"))
+                record = RunRecord.from_dict(json.loads(path.read_text(encoding="utf-8")), folder)
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
                 self.problems.append(StoreProblem(folder, f"record.json is unreadable ({str(exc).splitlines()[0]})"))
                 continue
-            problem = check_record(record)
-            if problem is None and record["run_id"] != folder.name:
-                problem = f"run_id {record['run_id']!r} does not match its folder name"
-            if problem is not None:
-                self.problems.append(StoreProblem(folder, problem))
+            except RecordError as exc:
+                self.problems.append(exc.problem)
                 continue
-            if all(record.get(k) == v for k, v in match.items()):
+            if all(getattr(record, k) == v for k, v in match.items()):
                 out.append(record)
-        return sorted(out, key=lambda r: (str(r.get("created_at", "")), r["run_id"]))
+        return sorted(out, key=lambda r: r.sort_key)
 
     def has(self, run_id: str) -> bool:
         return (self.root / run_id / "record.json").is_file()
 
-    def record(self, run_id: str) -> dict[str, Any]:
+    def record(self, run_id: str) -> RunRecord:
+        """One run's record; a one-line RecbenchError naming its folder when it is missing or damaged."""
         path = self.root / run_id / "record.json"
         if not path.is_file():
             raise RecbenchError(f"no run {run_id!r} in {self.root}")
         try:
-            record = json.loads(path.read_text(encoding="utf-8"))
+            raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RecbenchError(f"{path.parent}: record.json is unreadable ({str(exc).splitlines()[0]})") from None
-        problem = check_record(record)
-        if problem is not None:
-            raise RecbenchError(f"{path.parent}: {problem}")
-        return record
+        return RunRecord.from_dict(raw, path.parent)  # RecordError is a RecbenchError
 
     def artefact(self, run_id: str, name: str) -> Path:
         """Path of an extra file saved with run ``run_id`` (see :meth:`save`)."""
@@ -147,7 +152,7 @@ class RunStore:
             raise RecbenchError(f"run {run_id!r} in {self.root} has no {name}")
         return path
 
-    def predictions(self, run_id: str, record: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    def predictions(self, run_id: str, record: RunRecord | None = None) -> dict[str, np.ndarray]:
         """The run's checked predictions; a one-line RecbenchError naming the folder otherwise.
 
         ``record`` (already read by the caller) spares reading ``record.json`` again.
@@ -175,7 +180,7 @@ class StoreSet(RunStore):
         >>> mine, reference = RunStore(tempfile.mkdtemp()), RunStore(tempfile.mkdtemp())
         >>> _ = reference.save({"model": "sim", "dataset": "synth", "seed": 0}, {})
         >>> _ = mine.save({"model": "my-model", "dataset": "synth", "seed": 0}, {})
-        >>> sorted(r["model"] for r in StoreSet([mine.root, reference.root]).records())
+        >>> sorted(r.model for r in StoreSet([mine.root, reference.root]).records())
         ['my-model', 'sim']
     """
 
@@ -189,16 +194,16 @@ class StoreSet(RunStore):
     def roots(self) -> list[Path]:
         return [s.root for s in self.stores]
 
-    def records(self, **match: Any) -> list[dict[str, Any]]:
+    def records(self, **match: Any) -> list[RunRecord]:
         seen: set[str] = set()
         out, self.problems = [], []
         for store in self.stores:
             for record in store.records(**match):
-                if record["run_id"] not in seen:
-                    seen.add(record["run_id"])
+                if record.run_id not in seen:
+                    seen.add(record.run_id)
                     out.append(record)
             self.problems += store.problems
-        return sorted(out, key=lambda r: (str(r.get("created_at", "")), r["run_id"]))
+        return sorted(out, key=lambda r: r.sort_key)
 
     def _owner(self, run_id: str) -> RunStore:
         for store in self.stores:
@@ -209,13 +214,13 @@ class StoreSet(RunStore):
     def has(self, run_id: str) -> bool:
         return any(s.has(run_id) for s in self.stores)
 
-    def record(self, run_id: str) -> dict[str, Any]:
+    def record(self, run_id: str) -> RunRecord:
         return self._owner(run_id).record(run_id)
 
     def artefact(self, run_id: str, name: str) -> Path:
         return self._owner(run_id).artefact(run_id, name)
 
-    def predictions(self, run_id: str, record: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    def predictions(self, run_id: str, record: RunRecord | None = None) -> dict[str, np.ndarray]:
         return self._owner(run_id).predictions(run_id, record)
 
 
@@ -227,6 +232,11 @@ def open_stores(roots: list[Path] | Path | None) -> RunStore:
     if not roots:
         return RunStore(None)
     return RunStore(roots[0]) if len(roots) == 1 else StoreSet(roots)
+
+
+def record_json(record: Mapping[str, Any]) -> str:
+    """The bytes of a ``record.json``: sorted keys, two-space indent, numpy scalars and paths as JSON."""
+    return json.dumps(record, indent=2, sort_keys=True, default=_json_default)
 
 
 def _write_synced(path: Path, text: str) -> None:

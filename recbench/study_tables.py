@@ -35,9 +35,9 @@ from recbench.paper_tables import (
     paper_column,
     percent,
 )
-from recbench.records import is_plain_run, is_result
 from recbench.render import MISSING, Cell, Table, rank_marks
-from recbench.run_selection import data_key, display_name, profile_of, profile_title, suite_or_default
+from recbench.run_record import RunRecord
+from recbench.run_selection import display_name, profile_of, profile_title, suite_or_default
 from recbench.runstore import RunStore
 from recbench.suite_parts import parse_time_variant
 
@@ -48,22 +48,22 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- rows by settings
 
 
-def study_groups(records: Iterable[dict[str, Any]], table: VariantTable) -> dict[tuple, list[dict[str, Any]]]:
+def study_groups(records: Iterable[RunRecord], table: VariantTable) -> dict[tuple, list[RunRecord]]:
     """Result runs that are a row of ``table`` (Table 3 or 4), by data and profile."""
     label = row_labeller(table)
-    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     for record in records:
-        if is_result(record) and label(record) is not None:
-            groups[(*data_key(record), profile_of(record))].append(record)
+        if record.is_result and label(record) is not None:
+            groups[(*record.data_key, profile_of(record))].append(record)
     return groups
 
 
-def row_labeller(table: VariantTable) -> Callable[[dict[str, Any]], str | None]:
+def row_labeller(table: VariantTable) -> Callable[[RunRecord], str | None]:
     """A function giving each run its row label of ``table`` (or None), the rows' settings read once."""
     return partial(row_label, table=table, rows=table.settings())
 
 
-def row_label(record: dict[str, Any], table: VariantTable, rows: dict[str, tuple[str, tuple[str, ...]]] | None = None) -> str | None:
+def row_label(record: RunRecord, table: VariantTable, rows: dict[str, tuple[str, tuple[str, ...]]] | None = None) -> str | None:
     """The row of ``table`` whose settings the run has, whichever study made it.
 
     E.g. the default RecLoRA run is Table 3's "full" and Table 4's "10/60" row, and an N_m = 1
@@ -72,23 +72,23 @@ def row_label(record: dict[str, Any], table: VariantTable, rows: dict[str, tuple
     ``rows`` (label -> (model, overrides)) saves reading derived overrides once per record.
     """
     rows = table.settings() if rows is None else rows
-    if record.get("config") is None:
-        variant = (record.get("study") or {}).get("variant")
+    if record.config is None:
+        variant = record.study.variant if record.study is not None else None
         if variant in rows:
             return str(variant)
         base = table.base
-        return base.label if not base.overrides and is_plain_run(record, base.model) else None
+        return base.label if not base.overrides and record.is_plain_run(base.model) else None
     for label, (model, overrides) in rows.items():
-        resolved = resolve_settings(model, overrides, record.get("profile")) if record.get("model") == model else None
+        resolved = resolve_settings(model, overrides, record.profile) if record.model == model else None
         if resolved is not None and not settings_difference(record, *resolved):
             return label
     return None
 
 
 def _entries_by(
-    records: list[dict[str, Any]], label_of: Callable[[dict[str, Any]], str], views: _Views
+    records: list[RunRecord], label_of: Callable[[RunRecord], str], views: _Views
 ) -> dict[str, list[RunView]]:
-    by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_label: dict[str, list[RunRecord]] = defaultdict(list)
     for record in records:
         by_label[label_of(record)].append(record)
     entries = {k: views(latest_per_seed(v)) for k, v in by_label.items()}
@@ -100,7 +100,7 @@ def _ordered(labels: Iterable[str], known: tuple[str, ...]) -> list[str]:
     return [v for v in known if v in labels] + sorted(labels - set(known))
 
 
-def _per_comparable_set(store: RunStore, records: Iterable[dict[str, Any]], table: VariantTable,
+def _per_comparable_set(store: RunStore, records: Iterable[RunRecord], table: VariantTable,
                         one: Callable[..., Table], paper: bool) -> list[Table]:  # fmt: skip
     """One table per comparable set of the runs that are rows of ``table``."""
     label = row_labeller(table)
@@ -115,7 +115,7 @@ def _per_comparable_set(store: RunStore, records: Iterable[dict[str, Any]], tabl
 # --------------------------------------------------------------------------- Table 3
 
 
-def table3(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False, suite: Suite | None = None) -> list[Table]:
+def table3(store: RunStore, records: Iterable[RunRecord], paper: bool = False, suite: Suite | None = None) -> list[Table]:
     """Table 3 (the suite's ablations) per comparable set of ablation runs; none when the suite has no ablations."""
     suite = suite_or_default(suite)
     if suite.ablation is None:
@@ -184,12 +184,12 @@ def _table3_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _
 
 
 def _mean_timing(views: list[RunView], key: str) -> float:
-    timings = [v.record.get("timings") or {} for v in views]
+    timings = [v.record.timings for v in views]
     values = [float(t[key]) for t in timings if t.get(key) is not None]
     return float(np.mean(values)) if values else math.nan
 
 
-def table4(store: RunStore, records: Iterable[dict[str, Any]], paper: bool = False, suite: Suite | None = None) -> list[Table]:
+def table4(store: RunStore, records: Iterable[RunRecord], paper: bool = False, suite: Suite | None = None) -> list[Table]:
     """Table 4 (time per sample vs text / ID history length) per comparable set of the suite's timing runs."""
     suite = suite_or_default(suite)
     if suite.timing is None:
@@ -228,7 +228,7 @@ def _table4_one(gkey: tuple, canonical: str, comparable: ComparableSet, views: _
         text, ident = parse_time_variant(variant)
         s = scored.get(variant)
         runs = comparable.entries.get(variant, [])
-        model = display_name(runs[0].record["model"] if runs else models.get(variant, "?"))
+        model = display_name(runs[0].record.model if runs else models.get(variant, "?"))
         if s is None:
             row: list[Any] = [model, str(text), str(ident or MISSING)] + [MISSING] * 6 + ["0"]
         else:

@@ -100,7 +100,7 @@ def tune(
     for i, point in enumerate(points, 1):
         console.print(f"[bold]trial {i}/{len(points)}[/]: {' '.join(point)}")
         record = run(RunRequest(entry.name, dataset, seed, data_dir, (*point, *fixed), purpose="tune"), store, console)
-        results.append({"overrides": list(point), "valid_auc": record["metrics"]["valid"]["auc"], "run_id": record["run_id"]})
+        results.append({"overrides": list(point), "valid_auc": record.metrics["valid"].auc, "run_id": record.run_id})
     best = max(results, key=lambda r: r["valid_auc"])
     name = name or f"{entry.name}-{dataset}"
     payload = {

@@ -12,6 +12,7 @@ Stage 2 keeps it frozen: R_c is its penultimate MLP output for each sample (targ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -25,6 +26,7 @@ from recbench.ctr import CTRModel, FeatureSchema
 from recbench.errors import RecbenchError
 from recbench.protocol import PROTOCOL_VERSION, ProtocolData
 from recbench.registry import get_model
+from recbench.run_record import RunRecord
 from recbench.runstore import RunStore
 
 
@@ -37,7 +39,7 @@ class CRMRequest:
     item_vectors: str
     threads: int = 0
 
-    def matches(self, config: dict[str, Any]) -> bool:
+    def matches(self, config: Mapping[str, Any]) -> bool:
         if int(config.get("history_length", -1)) != self.history_length:
             return False
         if self.model == "sim":
@@ -61,26 +63,26 @@ def _has_weights(store: RunStore, run_id: str) -> bool:
     return True
 
 
-def find_crm_run(store: RunStore, data: ProtocolData, request: CRMRequest, seed: int) -> dict[str, Any] | None:
+def find_crm_run(store: RunStore, data: ProtocolData, request: CRMRequest, seed: int) -> RunRecord | None:
     """The newest usable recorded CRM run (same seed first), or None."""
     candidates = [
         r
         for r in store.records(model=request.model, purpose="run")
-        if r.get("fingerprint", {}).get("digest") == data.fingerprint.digest
-        and r.get("protocol_version") == PROTOCOL_VERSION
-        and request.matches(r.get("config", {}))
-        and _has_weights(store, r["run_id"])
+        if r.digest == data.fingerprint.digest
+        and r.protocol_version == PROTOCOL_VERSION
+        and request.matches(r.config or {})
+        and _has_weights(store, r.run_id)
     ]
     if not candidates:
         return None
-    same_seed = [r for r in candidates if r.get("seed") == seed]
+    same_seed = [r for r in candidates if r.seed == seed]
     return (same_seed or candidates)[-1]
 
 
 def obtain_crm(
     store: RunStore, data: ProtocolData, request: CRMRequest, seed: int, console: Console,
-    run_prerequisite: Callable[[str, tuple[str, ...]], dict[str, Any]] | None = None,
-) -> tuple[CTRModel, dict[str, Any]]:  # fmt: skip
+    run_prerequisite: Callable[[str, tuple[str, ...]], RunRecord] | None = None,
+) -> tuple[CTRModel, RunRecord]:  # fmt: skip
     """Stage 1: reuse or train the CRM; returns it frozen, in eval mode, with its record.
 
     Training is the harness's job: ``run_prerequisite(model, overrides)`` (handed in by the
@@ -98,14 +100,14 @@ def obtain_crm(
         console.print(f"  Few2Many stage 1: no recorded {request.model} run with history {request.history_length}; training one on the full training split")
         record = run_prerequisite(request.model, request.overrides())
     else:
-        console.print(f"  Few2Many stage 1: reusing recorded CRM run {record['run_id']}")
+        console.print(f"  Few2Many stage 1: reusing recorded CRM run {record.run_id}")
     entry = get_model(request.model)
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in record["config"].items()}
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in (record.config or {}).items()}
     try:
         model = entry.cls(entry.config_class(**fields), FeatureSchema.from_data(data))
-        model.load_state_dict(load_file(str(store.artefact(record["run_id"], "model.safetensors"))))
+        model.load_state_dict(load_file(str(store.artefact(record.run_id, "model.safetensors"))))
     except (TypeError, RuntimeError) as exc:
-        raise RecbenchError(f"CRM run {record['run_id']} cannot be reloaded with the current {request.model} code: {exc}") from None
+        raise RecbenchError(f"CRM run {record.run_id} cannot be reloaded with the current {request.model} code: {exc}") from None
     model.eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)

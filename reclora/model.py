@@ -31,6 +31,7 @@ import torch
 
 from recbench.lm.recommender import PromptRecommender
 from recbench.registry import register_model
+from recbench.run_record import RunRecord
 from recbench.runstore import RunStore
 from reclora.adapter import inject_personalized_lora
 from reclora.config import PersonalizedLoRAConfig
@@ -81,11 +82,13 @@ class RecLoRA(PromptRecommender):
             item_vectors=config.item_vectors,
             threads=lm_config.threads,
         )
+        #: the recorded run the CRM came from (None for one supplied directly)
+        self.crm_record: RunRecord | None
         if crm is not None:  # supplied directly (tests, notebooks): frozen like a reloaded one
             crm.eval()
             for parameter in crm.parameters():
                 parameter.requires_grad_(False)
-            self.crm, self.crm_record = crm, {"run_id": None}
+            self.crm, self.crm_record = crm, None
         else:
             self.crm, self.crm_record = obtain_crm(store or RunStore(), data, self.crm_request, seed, console, run_prerequisite)
         self.crm_dim = int(self.crm.mlp.output_dim)
@@ -124,4 +127,5 @@ class RecLoRA(PromptRecommender):
             return {"adapter.safetensors": Path(path).read_bytes()}
 
     def record_extra(self) -> dict[str, Any]:
-        return {"crm": {"model": self.crm_request.model, "run_id": self.crm_record.get("run_id"), "history_length": self.crm_request.history_length}}
+        run_id = self.crm_record.run_id if self.crm_record is not None else None
+        return {"crm": {"model": self.crm_request.model, "run_id": run_id, "history_length": self.crm_request.history_length}}

@@ -31,16 +31,16 @@ def test_run_records_a_complete_run(store):
     assert result.exit_code == 0, result.output
     assert "test AUC" in result.output
     (record,) = RunStore(store).records()
-    assert record["model"] == "din" and record["dataset"] == "synth" and record["seed"] == 0
-    assert record["config"]["hidden"] == [32]
-    assert record["train_config"]["max_train_rows"] == 3000
-    assert set(record["metrics"]) == {"valid", "test"}
-    assert 0.5 < record["metrics"]["test"]["auc"] < 1.0
-    assert record["fingerprint"]["digest"] and record["protocol_version"] >= 1
-    assert record["environment"]["packages"]["torch"]
-    assert record["peak_memory"]["rss_mib"] > 0
-    predictions = RunStore(store).predictions(record["run_id"])
-    assert len(predictions["test_row"]) == record["metrics"]["test"]["rows"] == record["data_summary"]["test"]
+    assert record.model == "din" and record.dataset == "synth" and record.seed == 0
+    assert record.config["hidden"] == [32]
+    assert record.train_config["max_train_rows"] == 3000
+    assert set(record.metrics) == {"valid", "test"}
+    assert 0.5 < record.test.auc < 1.0
+    assert record.digest and record.protocol_version >= 1
+    assert record.environment["packages"]["torch"]
+    assert record.peak_memory["rss_mib"] > 0
+    predictions = RunStore(store).predictions(record.run_id)
+    assert len(predictions["test_row"]) == record.test.rows == record.data_summary["test"]
     assert ((predictions["test_prob"] > 0) & (predictions["test_prob"] < 1)).all()
 
 
@@ -48,8 +48,8 @@ def test_same_seed_gives_identical_metrics_and_predictions(store):
     for _ in range(2):
         assert invoke("run", "-m", "deepfm", "-d", "synth", "--seed", "3", "--store", str(store), *QUICK).exit_code == 0
     a, b = RunStore(store).records()
-    assert a["metrics"] == b["metrics"]
-    pa, pb = (RunStore(store).predictions(r["run_id"]) for r in (a, b))
+    assert a.metrics == b.metrics
+    pa, pb = (RunStore(store).predictions(r.run_id) for r in (a, b))
     assert (pa["test_prob"] == pb["test_prob"]).all()
 
 
@@ -103,14 +103,14 @@ def test_tune_saves_best_config_and_run_reuses_it(store):
     result = invoke("tune", "-m", "deepfm", "-d", "synth", "--trials", "2", "--store", str(store), *QUICK)
     assert result.exit_code == 0, result.output
     trials = RunStore(store).records(purpose="tune")
-    assert len(trials) == 2 and all("test" not in t["metrics"] for t in trials)  # tuning never scores test rows
+    assert len(trials) == 2 and all("test" not in t.metrics for t in trials)  # tuning never scores test rows
     saved = json.loads((store / "configs" / "deepfm-synth.json").read_text())
     best = max(saved["trials"], key=lambda t: t["valid_auc"])
     assert saved["valid_auc"] == best["valid_auc"]
     result = invoke("run", "-m", "deepfm", "-d", "synth", "--config", "deepfm-synth", "--store", str(store), "--set", "max_epochs=1")
     assert result.exit_code == 0, result.output
     (run,) = RunStore(store).records(purpose="run")
-    assert run["overrides"][: len(best["overrides"])] == best["overrides"] and run["overrides"][-1] == "max_epochs=1"
+    assert list(run.overrides[: len(best["overrides"])]) == best["overrides"] and run.overrides[-1] == "max_epochs=1"
 
 
 def test_run_with_unknown_or_mismatched_config(store):

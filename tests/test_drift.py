@@ -11,6 +11,7 @@ from recbench.metrics import evaluate
 from recbench.paper_tables import table2
 from recbench.plans import check_plan
 from recbench.registry import get_model
+from recbench.run_record import RunRecord
 from recbench.run_selection import profile_of, profile_title
 from recbench.runner import RunRequest, resolve_configs
 from recbench.runstore import RunStore
@@ -26,31 +27,36 @@ def lm_record(model: str = "tallrec", overrides: tuple[str, ...] = (), **recorde
             "config": to_dict(model_config), "train_config": train}  # fmt: skip
 
 
+def typed(record: dict) -> RunRecord:
+    """``record`` as the store hands it out (run id and dataset added)."""
+    return RunRecord.from_dict({"run_id": "r1", "dataset": "synth", **record})
+
+
 def test_current_settings_have_no_drift_and_resource_settings_never_count():
-    assert settings_drift(lm_record()) == ()
-    assert settings_drift(lm_record(threads=1, eval_batch_size=32, checkpoint_every=50)) == ()
+    assert settings_drift(typed(lm_record())) == ()
+    assert settings_drift(typed(lm_record(threads=1, eval_batch_size=32, checkpoint_every=50))) == ()
 
 
 def test_a_changed_profile_value_is_named_with_its_current_value():
-    assert settings_drift(lm_record(epochs=99)) == ("epochs=99 (now 3)",)
-    drift = settings_drift(lm_record(lora_targets=["q_proj", "k_proj"]))
+    assert settings_drift(typed(lm_record(epochs=99))) == ("epochs=99 (now 3)",)
+    drift = settings_drift(typed(lm_record(lora_targets=["q_proj", "k_proj"])))
     assert drift == ("lora_targets=q_proj,k_proj (now q_proj,v_proj)",)
 
 
 def test_a_zero_shot_run_ignores_training_settings_but_not_the_rows_it_scored():
     zero_shot = lm_record("rella", ("n_train=0",), n_train=0, epochs=99, lr=0.5, lora_targets=["o_proj"])
-    assert settings_drift(zero_shot) == ()
-    assert settings_drift({**zero_shot, "train_config": {**zero_shot["train_config"], "n_test": 7}}) == ("n_test=7 (now 2000)",)
+    assert settings_drift(typed(zero_shot)) == ()
+    assert settings_drift(typed({**zero_shot, "train_config": {**zero_shot["train_config"], "n_test": 7}})) == ("n_test=7 (now 2000)",)
 
 
 def test_an_unknown_model_or_a_record_without_settings_has_nothing_to_compare():
-    assert settings_drift({"model": "not-registered", "overrides": [], "config": {"x": 1}}) == ()
-    assert settings_drift({"model": "tallrec", "family": "lm", "profile": "cpu", "overrides": []}) == ()
+    assert settings_drift(typed({"model": "not-registered", "overrides": [], "config": {"x": 1}})) == ()
+    assert settings_drift(typed({"model": "tallrec", "family": "lm", "profile": "cpu", "overrides": []})) == ()
 
 
 def test_profile_label_and_title():
-    assert profile_of(lm_record()) == "cpu"
-    label = profile_of(lm_record(epochs=99))
+    assert profile_of(typed(lm_record())) == "cpu"
+    label = profile_of(typed(lm_record(epochs=99)))
     assert label == "cpu; earlier settings epochs=99 (now 3)"
     assert profile_title(label) == "cpu profile; earlier settings epochs=99 (now 3)" and profile_title("cpu") == "cpu profile"
 

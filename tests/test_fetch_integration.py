@@ -43,7 +43,7 @@ def test_run_fetches_a_missing_dataset_then_records(served_ml100k: Path):
     assert result.exit_code == 0, result.output
     assert (served_ml100k / "data" / "ml-100k" / "u.data").is_file()
     (record,) = RunStore(store).records()
-    assert record["fingerprint"]["canonical"] == "no"  # generated files differ from the release
+    assert record.canonical == "no"  # generated files differ from the release
 
 
 def test_wrong_checksum_is_one_line_and_leaves_nothing(served_ml100k: Path, monkeypatch):

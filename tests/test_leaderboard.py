@@ -18,6 +18,7 @@ from recbench.metrics import evaluate
 from recbench.paper_tables import build_tables, table2
 from recbench.study_tables import table3, table4
 from recbench.render import render_tables
+from recbench.run_record import RunRecord, StudyTag
 from recbench.runstore import RunStore
 
 
@@ -78,7 +79,7 @@ def test_clear_winner_gets_a_star_when_delong_and_t_test_agree(store):
     assert "<u>" in row_of(text, "SIM")[2]
     sim = row_of(text, "SIM")
     assert sim[5].endswith("\\*") and sim[6] != "–"  # DeLong and t-test columns both filled
-    rec = {r["model"]: r["metrics"]["test"]["auc"] for r in store.records() if r["seed"] == 0}
+    rec = {r.model: r.test.auc for r in store.records() if r.seed == 0}
     assert rec["reclora"] > 0.9 and rec["sim"] < 0.7
 
 
@@ -96,8 +97,8 @@ def test_delong_alone_is_not_enough_when_the_seeds_disagree(store):
 
 
 def test_known_significance_against_direct_computation(store):
-    a = RunView({"seed": 0}, np.arange(N_ROWS), np.where(LABELS == 1, 0.7, 0.3) + 0.01 * np.arange(N_ROWS) / N_ROWS, LABELS)
-    b = RunView({"seed": 0}, np.arange(N_ROWS), np.random.default_rng(0).random(N_ROWS), LABELS)
+    a = RunView(RunRecord("a", "a", "synth"), np.arange(N_ROWS), np.where(LABELS == 1, 0.7, 0.3) + 0.01 * np.arange(N_ROWS) / N_ROWS, LABELS)
+    b = RunView(RunRecord("b", "b", "synth"), np.arange(N_ROWS), np.random.default_rng(0).random(N_ROWS), LABELS)
     (comp,) = comparable_sets({"a": [a], "b": [b]})
     scored, labels = score(comp)
     sig = compare_to_reference(scored["a"], {"b": scored["b"]}, labels)["b"]
@@ -167,10 +168,10 @@ def test_nested_rows_restrict_the_id_models_by_row_id(store):
     text = md([table])
     assert "300 common test rows" in text
     assert "Restricted by row id to these 300 rows, with AUC and LogLoss recomputed on them: SIM (1,000 rows)." in text
-    sim_record = next(r for r in store.records() if r["model"] == "sim")
-    probs = store.predictions(sim_record["run_id"])["test_prob"]
+    sim_record = next(r for r in store.records() if r.model == "sim")
+    probs = store.predictions(sim_record.run_id)["test_prob"]
     assert plain(row_of(text, "SIM")[2]) == f"{auc_score(LABELS[:300], probs[:300]):.4f}"
-    assert plain(row_of(text, "SIM")[2]) != f"{sim_record['metrics']['test']['auc']:.4f}"
+    assert plain(row_of(text, "SIM")[2]) != f"{sim_record.test.auc:.4f}"
 
 
 def test_rows_that_are_not_nested_never_share_a_table(store):
@@ -282,12 +283,13 @@ def test_figure_points_reuse_runs_that_vary_only_the_studied_setting():
 
     FIGURES = get_suite("reclora").figures
     fig4 = FIGURES[0]
-    default = {"model": "reclora", "overrides": ["threads=1"], "config": {"n_meta": 16}, "study": None}
-    ablated = {"model": "reclora", "overrides": ["n_meta=1"], "config": {"n_meta": 1}, "study": {"name": "ablation", "variant": "w/o meta-LoRA"}}
-    other = {"model": "reclora", "overrides": ["crm_history=recent"], "config": {"n_meta": 16}, "study": None}
-    tagged = {"model": "reclora", "overrides": ["n_meta=4"], "study": {"name": "n_meta", "x": 4}}
+    default = RunRecord("r1", "reclora", "ml-1m", overrides=("threads=1",), config={"n_meta": 16})
+    ablated = RunRecord("r2", "reclora", "ml-1m", overrides=("n_meta=1",), config={"n_meta": 1},
+                        study=StudyTag("ablation", variant="w/o meta-LoRA"))  # fmt: skip
+    other = RunRecord("r3", "reclora", "ml-1m", overrides=("crm_history=recent",), config={"n_meta": 16})
+    tagged = RunRecord("r4", "reclora", "ml-1m", overrides=("n_meta=4",), study=StudyTag("n_meta", x=4))
     assert [point_of(r, fig4) for r in (default, ablated, other, tagged)] == [16.0, 1.0, None, 4]
-    zero_shot = {"model": "rella", "overrides": ["n_train=0"], "train_config": {"n_train": 0}, "study": None}
+    zero_shot = RunRecord("r5", "rella", "ml-1m", overrides=("n_train=0",), train_config={"n_train": 0})
     assert point_of(zero_shot, FIGURES[2]) is None
 
 

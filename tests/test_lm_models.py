@@ -120,7 +120,7 @@ def tiny_reclora(tokenizer, data, crm=None, store=None, n_meta: int = 2, seed: i
 def test_reclora_trains_only_meta_lora_and_gates(tokenizer, data, tmp_path):
     crm = tiny_sim(data)
     model = tiny_reclora(tokenizer, data, crm=crm)
-    assert model.crm_dim == 16 and model.crm_record == {"run_id": None}
+    assert model.crm_dim == 16 and model.crm_record is None
     trainable = set(model.trainable_parameters())
     assert trainable and all(".q_proj." in n or ".v_proj." in n for n in trainable)
     assert any("gate" in n for n in trainable) and not any(".base." in n for n in trainable)
@@ -174,10 +174,10 @@ def test_recorded_crm_run_is_reused(tokenizer, data, tmp_path, monkeypatch):
 
     store = RunStore(tmp_path / "runs")
     record = run_on_data(RunRequest("sim", "synth", 0, None, CRM_OVERRIDES), data, store, QUIET)
-    assert (store.root / record["run_id"] / "model.safetensors").is_file()
+    assert (store.root / record.run_id / "model.safetensors").is_file()
     request = CRMRequest("sim", history_length=10, item_vectors="genre")
-    assert find_crm_run(store, data, request, seed=0)["run_id"] == record["run_id"]
-    assert find_crm_run(store, data, request, seed=5)["run_id"] == record["run_id"]  # another seed still serves
+    assert find_crm_run(store, data, request, seed=0).run_id == record.run_id
+    assert find_crm_run(store, data, request, seed=5).run_id == record.run_id  # another seed still serves
     assert find_crm_run(store, data, CRMRequest("sim", 20, "genre"), 0) is None
     assert find_crm_run(store, data, CRMRequest("sim", 10, "cooccurrence"), 0) is None
     assert find_crm_run(store, data, CRMRequest("din", 10, "genre"), 0) is None
@@ -187,16 +187,16 @@ def test_recorded_crm_run_is_reused(tokenizer, data, tmp_path, monkeypatch):
 
     monkeypatch.setattr(runner, "run_on_data", no_training)
     crm, reused = obtain_crm(store, data, request, 0, QUIET)
-    assert reused["run_id"] == record["run_id"] and not crm.training
+    assert reused.run_id == record.run_id and not crm.training
     assert not any(p.requires_grad for p in crm.parameters())
     from safetensors.torch import load_file
 
-    saved = load_file(str(store.artefact(record["run_id"], "model.safetensors")))
+    saved = load_file(str(store.artefact(record.run_id, "model.safetensors")))
     assert all(torch.equal(saved[k], v) for k, v in crm.state_dict().items())
 
     model = tiny_reclora(tokenizer, data, store=store)  # no crm= : it comes from the store
-    assert model.crm_record["run_id"] == record["run_id"]
-    assert model.record_extra()["crm"] == {"model": "sim", "run_id": record["run_id"], "history_length": 10}
+    assert model.crm_record.run_id == record.run_id
+    assert model.record_extra()["crm"] == {"model": "sim", "run_id": record.run_id, "history_length": 10}
     assert len(store.records()) == 1
 
 
@@ -214,13 +214,13 @@ def test_rella_end_to_end_on_smollm2(smollm2_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert "test AUC" in result.output
     (record,) = RunStore(store).records()
-    assert record["model"] == "rella" and record["family"] == "lm" and record["profile"] == "cpu"
-    assert record["train_config"]["backbone"] == "smollm2-135m" and record["few_shot_rows"] == 4
-    assert record["config"]["history"] == "retrieved" and record["config"]["item_vectors"] == "genre"
-    assert record["metrics"]["test"]["rows"] == 8 and "valid" not in record["metrics"]
-    assert record["timings"]["train_seconds_per_sample"] > 0 and record["timings"]["infer_seconds_per_sample"] > 0
-    assert record["n_parameters"] > 0 and record["resumed_from_step"] == 0
-    predictions = RunStore(store).predictions(record["run_id"])
+    assert record.model == "rella" and record.family == "lm" and record.profile == "cpu"
+    assert record.train_config["backbone"] == "smollm2-135m" and record.few_shot_rows == 4
+    assert record.config["history"] == "retrieved" and record.config["item_vectors"] == "genre"
+    assert record.test.rows == 8 and record.valid is None
+    assert record.timings["train_seconds_per_sample"] > 0 and record.timings["infer_seconds_per_sample"] > 0
+    assert record.n_parameters > 0 and record.resumed_from_step == 0
+    predictions = RunStore(store).predictions(record.run_id)
     assert len(predictions["test_prob"]) == 8 and ((predictions["test_prob"] > 0) & (predictions["test_prob"] < 1)).all()
     assert not (store / "checkpoints").exists() or not any((store / "checkpoints").rglob("*.pt"))
 

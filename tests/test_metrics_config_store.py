@@ -81,9 +81,9 @@ def record(seed: int = 0) -> dict:
 def test_store_round_trip(tmp_path: Path):
     store = RunStore(tmp_path)
     run_id = store.save(record(), {"test_row": np.arange(4), "test_prob": np.full(4, 0.25, np.float32), "test_label": np.array([0, 1, 0, 1])})
-    assert store.record(run_id)["metrics"]["test"]["auc"] == 0.7
+    assert store.record(run_id).test.auc == 0.7
     assert store.predictions(run_id)["test_prob"].tolist() == [0.25] * 4
-    assert [r["run_id"] for r in store.records(model="din")] == [run_id]
+    assert [r.run_id for r in store.records(model="din")] == [run_id]
     assert store.records(model="sasrec") == []
 
 
@@ -121,5 +121,5 @@ def test_concurrent_writers_never_collide(tmp_path: Path):
         p.start()
     for p in workers:
         p.join()
-    seeds = sorted(r["seed"] for r in RunStore(tmp_path).records())
+    seeds = sorted(r.seed for r in RunStore(tmp_path).records())
     assert seeds == sorted(w * 100 + i for w in range(4) for i in range(10))

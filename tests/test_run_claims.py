@@ -64,8 +64,8 @@ def test_a_run_another_process_recorded_meanwhile_is_found_under_the_resolved_va
     planned = check_plan(plan, store, lambda *_: "synth-files")  # the data's fingerprint names another variant
     assert planned[0].pending and planned[0].variant == "synth-files"
     other = fake_run(plan[0], RunStore(tmp_path / "scratch"))  # "another lane" records the same run ...
-    other.update(dataset_variant="synth-files")
-    store.save({k: v for k, v in other.items() if k != "run_id"}, store_arrays(tmp_path / "scratch", other["run_id"]))
+    copy = {k: v for k, v in other.to_dict().items() if k != "run_id"}
+    store.save({**copy, "dataset_variant": "synth-files"}, store_arrays(tmp_path / "scratch", other.run_id))
 
     def must_not_run(request, run_store, console):
         raise AssertionError("made a run that was recorded meanwhile")

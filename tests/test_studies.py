@@ -18,6 +18,7 @@ from recbench.errors import RecbenchError
 from recbench.metrics import evaluate
 from recbench.plans import check_plan, execute
 from recbench.registry import get_model
+from recbench.run_record import RunRecord, StudyTag
 from recbench.runner import RunRequest, resolve_configs
 from recbench.runstore import RunStore
 from recbench.studies import plan_main, plan_reproduce, plan_study
@@ -34,7 +35,7 @@ def store(tmp_path: Path) -> RunStore:
     return RunStore(tmp_path / "runs")
 
 
-def fake_run(request: RunRequest, store: RunStore, console=None) -> dict:
+def fake_run(request: RunRequest, store: RunStore, console=None) -> RunRecord:
     """Stand-in for recbench.runner.run: records a plausible run on a 400-row test split
     (LM models: its first 100 rows), with a quality that depends on the model and settings."""
     labels = np.random.default_rng(7).integers(0, 2, 400)
@@ -56,8 +57,7 @@ def fake_run(request: RunRequest, store: RunStore, console=None) -> dict:
         record.update(config=to_dict(model_config), train_config=to_dict(train_config))
     except RecbenchError:
         pass  # a model this test made up
-    record["run_id"] = store.save(record, {"test_row": rows, "test_prob": prob, "test_label": labels[rows]})
-    return record
+    return store.record(store.save(record, {"test_row": rows, "test_prob": prob, "test_label": labels[rows]}))
 
 
 # --------------------------------------------------------------------------- plans
@@ -163,7 +163,7 @@ def test_real_id_runs_execute_through_the_runner_and_resume(store):
     made, failures = execute(check_plan(plan, store), store, QUIET)
     assert made == 1 and not failures
     (record,) = store.records()
-    assert record["model"] == "deepfm" and record["study"] == {"name": "smoke"} and record["overrides"] == list(TINY)
+    assert record.model == "deepfm" and record.study == StudyTag("smoke") and record.overrides == TINY
     assert all(p.recorded for p in check_plan(plan, store))
 
 
@@ -273,5 +273,5 @@ def test_a_study_point_equal_to_a_run_already_planned_or_made_is_that_run(store)
     assert sum(p.pending for p in planned) == len(plan) - 3
     made = fake_run(plain, store)
     again = check_plan(plan, store)
-    assert again[0].recorded == made["run_id"]
-    assert [p.recorded for p in again if (p.request.study or {}).get("x") == 16] == [made["run_id"]]
+    assert again[0].recorded == made.run_id
+    assert [p.recorded for p in again if (p.request.study or {}).get("x") == 16] == [made.run_id]
