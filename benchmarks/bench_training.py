@@ -43,6 +43,11 @@ def measure(args: argparse.Namespace, name: str) -> dict:
     except ImportError:  # timing an older checkout (PYTHONPATH=...) that has no autocast setting
         def autocast(device, mode):
             return contextlib.nullcontext()
+    try:
+        from recbench.training import fused_adamw
+    except ImportError:  # an older checkout's loop used the unfused AdamW
+        def fused_adamw(device):
+            return False
 
     torch.set_num_threads(args.threads)
     data = load_protocol(args.dataset, args.data_dir)
@@ -50,12 +55,12 @@ def measure(args: argparse.Namespace, name: str) -> dict:
     model_config, train_config = resolve_configs(entry, tuple(args.set))
     seed_everything(0)
     model = entry.cls(model_config, FeatureSchema.from_data(data))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
+    device = torch.device("cpu")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay, fused=fused_adamw(device))
     loss_fn = torch.nn.BCEWithLogitsLoss()
     train = data.split_rows("train")
     rng = np.random.default_rng(0)
     rows = train[rng.permutation(len(train))[: args.epoch_rows or len(train)]]
-    device = torch.device("cpu")
     sections = dict.fromkeys(("gather", "forward", "backward", "optimizer"), 0.0)
     model.train()
     generator = batches(data, model, rows, train_config.batch_size, device)

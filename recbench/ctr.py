@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from recbench.batches import IDBatch, recent_positions
-from recbench.nn import align_right, masked_mean_lookup
+from recbench.nn import align_right, embed_distinct, pooled_distinct
 from recbench.protocol import ITEM_FIELDS, ProtocolData
 
 
@@ -99,8 +99,15 @@ class CTRModel(nn.Module):
         if newest_last:
             lengths = batch.hist_len
             item_ids, rating_ids, valid = (align_right(t, lengths) for t in (item_ids, rating_ids, valid))
-        items = self.embedding(item_ids).flatten(2)
-        ratings = self.embedding(rating_ids)
+        if torch.is_grad_enabled():
+            # training: embed each distinct item / rating token of the batch once, then index, so the
+            # embedding backward scatters U rows, not B x L x F (recbench.nn.embed_distinct); both are
+            # pure gathers, so the values are identical to the direct lookup used when scoring
+            item_table, item_index = embed_distinct(self.embedding.weight, item_ids)
+            rating_table, rating_index = embed_distinct(self.embedding.weight, rating_ids.unsqueeze(-1))
+            items, ratings = item_table[item_index], rating_table[rating_index]
+        else:
+            items, ratings = self.embedding(item_ids).flatten(2), self.embedding(rating_ids)
         mask = valid.unsqueeze(-1).to(items.dtype)
         items = items * mask
         return items, torch.cat([items, ratings * mask], dim=-1)
@@ -115,15 +122,16 @@ class CTRModel(nn.Module):
 
         User fields and target item fields are looked up directly; the history enters as extra
         fields, the masked mean over behaviours of each item field and of the rating token (as in
-        RecLoRA, Appendix B), pooled without gathering the [B, L, F, D] window. ``weight``
+        RecLoRA, Appendix B), pooled over the batch's distinct items and rating tokens
+        (:func:`~recbench.nn.pooled_distinct`) without gathering the [B, L, F, D] window. ``weight``
         defaults to the shared embedding table; DeepFM passes that table with its first-order
         weights as one more column, so both come from a single lookup.
         """
         weight = self.embedding.weight if weight is None else weight
-        ids = torch.cat([batch.user, batch.item], dim=1)  # [B, F_user + F_item]
-        history = torch.cat([batch.hist_item, batch.hist_rating.unsqueeze(-1)], dim=-1)  # [B, L, F_item + 1]
-        direct = torch.nn.functional.embedding(ids, weight)
-        return torch.cat([direct, masked_mean_lookup(weight, history, batch.hist_mask)], dim=1)
+        direct = torch.nn.functional.embedding(torch.cat([batch.user, batch.item], dim=1), weight)  # [B, F_user + F_item, D]
+        items = pooled_distinct(weight, batch.hist_item, batch.hist_mask)  # [B, F_item, D]
+        ratings = pooled_distinct(weight, batch.hist_rating.unsqueeze(-1), batch.hist_mask)  # [B, 1, D]
+        return torch.cat([direct, items, ratings], dim=1)
 
     def history(self, data: ProtocolData, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which earlier behaviours this model reads: the most recent L by default.

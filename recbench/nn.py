@@ -68,6 +68,79 @@ def masked_mean_lookup(weight: torch.Tensor, ids: torch.Tensor, mask: torch.Tens
     return pooled.view(batch, fields, weight.shape[1])
 
 
+def distinct_rows(ids: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct rows of ``ids`` [..., F] keyed by their first column (< ``size``), and each row's index into them.
+
+    Why: a behaviour window names the same few thousand items many times over (a batch of 256
+    x 60 behaviours holds about 2,500 distinct MovieLens items), and an item's fields are a
+    function of its id. Embedding the distinct items once and indexing them moves the costly
+    part of the embedding backward (a sorted scatter into the whole table) from B x L x F
+    lookups to U x F. Rows are told apart by column 0 only (the item-id feature), so callers pass
+    rows whose other columns are determined by it (the protocol's all-zero padding row is keyed
+    0, user 0's id feature, which is never an item's). No sort: a presence mask over the ``size``
+    possible keys and its running count give the slots, in key order, so the result is
+    deterministic (rows written twice get the same values).
+
+    Example:
+        >>> rows, index = distinct_rows(torch.tensor([[[7, 1], [3, 0], [7, 1]]]), size=8)
+        >>> rows.tolist(), index.tolist()
+        ([[3, 0], [7, 1]], [[1, 0, 1]])
+    """
+    flat = ids.reshape(-1, ids.shape[-1])
+    keys = flat[:, 0]
+    seen = torch.zeros(size, dtype=torch.bool, device=ids.device)
+    seen[keys] = True
+    slot = torch.cumsum(seen, 0) - 1
+    index = slot[keys]
+    rows = flat.new_empty(int(slot[-1]) + 1 if size else 0, flat.shape[1])
+    rows[index] = flat
+    return rows, index.view(ids.shape[:-1])
+
+
+def embed_distinct(weight: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``weight[ids]`` for ids [B, L, F] as a table of distinct rows [U, F * D] and an index [B, L].
+
+    ``table[index]`` equals ``weight[ids].flatten(2)``; see :func:`distinct_rows` for why.
+
+    Example:
+        >>> weight = torch.arange(8.0).view(4, 2)
+        >>> table, index = embed_distinct(weight, torch.tensor([[[3, 1], [3, 1]]]))
+        >>> table[index].tolist()
+        [[[6.0, 7.0, 2.0, 3.0], [6.0, 7.0, 2.0, 3.0]]]
+    """
+    rows, index = distinct_rows(ids, weight.shape[0])
+    return torch.nn.functional.embedding(rows, weight).flatten(1), index
+
+
+def pooled_distinct(weight: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``masked_mean_lookup(weight, ids, mask)`` [B, F, D], pooled over distinct rows of ``ids``.
+
+    Each sample's mean is one weighted bag over the distinct-row table of :func:`embed_distinct`,
+    so the embedding backward scatters U x F rows into ``weight`` instead of B x L x F.
+
+    Example:
+        >>> weight = torch.arange(6.0).view(3, 2)
+        >>> ids, mask = torch.tensor([[[1], [2]]]), torch.tensor([[True, False]])
+        >>> pooled_distinct(weight, ids, mask).tolist()
+        [[[2.0, 3.0]]]
+    """
+    batch, length, fields = ids.shape
+    if length == 0:
+        return weight.new_zeros(batch, fields, weight.shape[1])
+    table, index = embed_distinct(weight, ids)
+    share = mask.to(weight.dtype)
+    share = share / share.sum(dim=1, keepdim=True).clamp_min(1.0)
+    if len(table) <= _DENSE_POOL_ROWS:  # a handful of rows (rating tokens): a [B, U] share matrix, no sort
+        pooled = share.new_zeros(batch, len(table)).scatter_add_(1, index, share) @ table
+    else:
+        pooled = torch.nn.functional.embedding_bag(index, table, mode="sum", per_sample_weights=share)
+    return pooled.view(batch, fields, weight.shape[1])
+
+
+#: up to this many distinct rows, :func:`pooled_distinct` pools by a dense matmul instead of a bag
+_DENSE_POOL_ROWS = 64
+
+
 class TargetAttention(nn.Module):
     """DIN's local activation unit (Zhou et al., KDD 2018, Sec. 4.3).
 

@@ -84,6 +84,11 @@ def batches(data: ProtocolData, model: CTRModel, rows: np.ndarray, batch_size: i
         yield gather_batch(data, chunk, *model.history(data, chunk)).to(device)
 
 
+def fused_adamw(device: torch.device) -> bool:
+    """Whether torch has a fused AdamW kernel for ``device`` (CPU and CUDA in torch >= 2.4)."""
+    return device.type in ("cpu", "cuda")
+
+
 def autocast(device: torch.device, mode: str) -> torch.autocast:
     """bf16 autocast on ``device`` when ``mode`` is "bfloat16", else a no-op context."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=mode == "bfloat16")
@@ -125,7 +130,9 @@ def train_id_model(
         train_rows = np.sort(rng.choice(train_rows, size=config.max_train_rows, replace=False))
     valid_rows = data.split_rows("valid")
     valid_labels = data.labels(valid_rows)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # fused: one kernel per step for all parameters instead of ~10 passes each (AdamW was ~20% of a
+    # DeepFM step on CPU); same update rule, deterministic
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=fused_adamw(device))
     loss_fn = torch.nn.BCEWithLogitsLoss()
 
     result = TrainResult(best_epoch=-1)
