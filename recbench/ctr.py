@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from recbench.batches import IDBatch, recent_positions
-from recbench.nn import align_right, embed_distinct, pooled_distinct
+from recbench.nn import align_right, embed_distinct, masked_mean_lookup, pooled_distinct
 from recbench.protocol import ITEM_FIELDS, ProtocolData
 
 
@@ -129,6 +129,9 @@ class CTRModel(nn.Module):
         """
         weight = self.embedding.weight if weight is None else weight
         direct = torch.nn.functional.embedding(torch.cat([batch.user, batch.item], dim=1), weight)  # [B, F_user + F_item, D]
+        if not torch.is_grad_enabled():  # scoring: no backward to save, so one bag per (sample, field) is cheaper
+            history = torch.cat([batch.hist_item, batch.hist_rating.unsqueeze(-1)], dim=-1)
+            return torch.cat([direct, masked_mean_lookup(weight, history, batch.hist_mask)], dim=1)
         items = pooled_distinct(weight, batch.hist_item, batch.hist_mask)  # [B, F_item, D]
         ratings = pooled_distinct(weight, batch.hist_rating.unsqueeze(-1), batch.hist_mask)  # [B, 1, D]
         return torch.cat([direct, items, ratings], dim=1)

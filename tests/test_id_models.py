@@ -54,6 +54,40 @@ def test_training_is_deterministic(entry, synth):
     np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
+@pytest.mark.parametrize("entry", ID_MODELS, ids=lambda e: e.name)
+def test_training_and_scoring_embeddings_agree(entry, synth):
+    """Training embeds the batch's distinct items once (recbench.nn.embed_distinct), scoring looks
+    fields up directly: the same function, so the logits match and the gradients reach the same rows."""
+    model = build(entry, synth).eval()  # eval: dropout off, so the two passes differ only in the lookup
+    rows = synth.split_rows("train")[:128]
+    batch = gather_batch(synth, rows, *model.history(synth, rows))
+    with torch.no_grad():
+        scored = model(batch).logit
+    trained = model(batch).logit
+    torch.testing.assert_close(trained.detach(), scored, atol=1e-6, rtol=0)
+    trained.sum().backward()
+    touched = model.embedding.weight.grad.abs().sum(1) > 0
+    used = torch.zeros_like(touched)
+    for ids in (batch.user, batch.item, batch.hist_item[batch.hist_mask], batch.hist_rating[batch.hist_mask]):
+        used[ids.flatten()] = True
+    assert not (touched & ~used).any()  # no gradient on a feature the batch does not show (padding included)
+
+
+def test_distinct_pooling_equals_the_masked_mean_of_the_window():
+    from recbench.nn import masked_mean, pooled_distinct
+
+    torch.manual_seed(0)
+    weight = torch.randn(50, 4)
+    items = torch.randint(10, 50, (6, 9))
+    ids = torch.stack([items, items % 7, items // 10], dim=-1)  # fields that are functions of column 0
+    mask = torch.rand(6, 9) > 0.3
+    mask[0] = False  # a sample with no history pools to zeros
+    expected = masked_mean(weight[ids], mask)
+    torch.testing.assert_close(pooled_distinct(weight, ids, mask), expected, atol=1e-6, rtol=0)
+    ratings = torch.randint(45, 50, (6, 9, 1))  # few distinct rows: the dense path
+    torch.testing.assert_close(pooled_distinct(weight, ratings, mask), masked_mean(weight[ratings], mask), atol=1e-6, rtol=0)
+
+
 def test_shared_blocks_shapes():
     assert MLP(8, (16, 4)).output_dim == 4
     values = torch.arange(12, dtype=torch.float32).reshape(1, 3, 4)
