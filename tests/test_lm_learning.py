@@ -15,6 +15,7 @@ on the same rule stays near 0.5), so generalisation is measured on the real back
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from recbench.batches import recent_positions
@@ -45,12 +46,13 @@ def balanced_rows(data, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.concatenate([pos, neg]))
 
 
-def test_lora_loop_learns_a_rule_the_prompt_shows(tokenizer, data):  # noqa: F811
+@pytest.mark.parametrize("style", ["alpaca", "chat"])  # TALLRec's template, and ReLLa's / RecLoRA's
+def test_lora_loop_learns_a_rule_the_prompt_shows(tokenizer, data, style):  # noqa: F811
     rows = balanced_rows(data, 32)
     labels = rule_labels(data, rows)
     assert labels.mean() == 0.5
     model = tiny_tallrec(
-        tokenizer, data, history_length=HISTORY, rank=8, shape={"hidden": 64, "init_range": 0.2},
+        tokenizer, data, history_length=HISTORY, rank=8, shape={"hidden": 64, "init_range": 0.2}, style=style,
         batch_size=8, micro_batch_size=8, lr=1e-2, epochs=25, warmup_ratio=0.05, checkpoint_every=0,
         lora_targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
     )  # fmt: skip
