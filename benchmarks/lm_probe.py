@@ -33,14 +33,19 @@ QUIET = Console(quiet=True)
 
 
 def build(args, data, **overrides):
-    from recbench.runner import resolve_configs
+    from recbench.prerequisite_runs import resolve_prerequisites
+    from recbench.prerequisites import declared_prerequisites
     from recbench.registry import get_model
+    from recbench.runner import resolve_configs
+    from recbench.runstore import RunStore
 
     entry = get_model(args.model)
     sets = [*args.set, *(f"{k}={v}" for k, v in overrides.items())]
     model_config, lm_config = resolve_configs(entry, tuple(sets), "cpu")
     torch.manual_seed(0)
-    return entry.cls(model_config, data, lm_config, seed=0, console=QUIET), lm_config
+    needs = declared_prerequisites(entry.cls, model_config)  # RecLoRA's CRM: from ./runs (or $RECBENCH_RUNS)
+    extra = {"prerequisites": resolve_prerequisites(needs, data, 0, RunStore(), QUIET, train=None)} if needs else {}
+    return entry.cls(model_config, data, lm_config, seed=0, console=QUIET, **extra), lm_config
 
 
 def user_mean(data, rows):

@@ -8,7 +8,6 @@ every metric exists, so a failure at any step leaves the store unchanged.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import platform
@@ -30,6 +29,8 @@ from recbench.config import apply_overrides, to_dict
 from recbench.ctr import FeatureSchema
 from recbench.errors import RecbenchError
 from recbench.metrics import evaluate
+from recbench.prerequisite_runs import resolve_prerequisites
+from recbench.prerequisites import declared_prerequisites
 from recbench.protocol import PROTOCOL_VERSION, ProtocolData, load_protocol
 from recbench.registry import ModelEntry, get_model
 from recbench.run_record import RunRecord
@@ -83,7 +84,7 @@ def run(request: RunRequest, store: RunStore, console: Console | None = None) ->
 
 
 def run_on_data(request: RunRequest, data: ProtocolData, store: RunStore, console: Console, load_seconds: float = 0.0) -> RunRecord:
-    """:func:`run` on protocol data already in memory (a later stage training its own CRM).
+    """:func:`run` on protocol data already in memory (a prerequisite trained for the run that needs it).
 
     The record is built here as the JSON object ``record.json`` holds (this is its layout), and
     what is returned is that file read back as a :class:`RunRecord`: callers see what was saved.
@@ -202,11 +203,14 @@ def _train_language_model(entry: ModelEntry, model_config: Any, train_config: An
         f"[bold]{entry.name}[/] on {data.dataset} (seed {request.seed}, backbone {getattr(train_config, 'backbone', '-')}): "
         f"{len(train_rows):,} few-shot train / {len(valid_rows):,} valid / {len(test_rows):,} test rows"
     )
-    def run_prerequisite(model: str, overrides: tuple[str, ...]) -> RunRecord:
+    def train_prerequisite(model: str, overrides: tuple[str, ...]) -> RunRecord:
         """Train and record a run the model needs first (RecLoRA's CRM): same data, same seed."""
         return run_on_data(RunRequest(model, data.dataset, request.seed, None, overrides), data, store, console)
 
-    extra = {"run_prerequisite": run_prerequisite} if "run_prerequisite" in inspect.signature(entry.cls.__init__).parameters else {}
+    extra = {}
+    needs = declared_prerequisites(entry.cls, model_config)
+    if needs:  # found in the store(s) or trained and recorded now, then handed over loaded
+        extra["prerequisites"] = resolve_prerequisites(needs, data, request.seed, store, console, train_prerequisite, train_config.threads)
     model = entry.cls(model_config, data, train_config, seed=request.seed, store=store, console=console, **extra)
     validate = None
     if len(valid_rows):

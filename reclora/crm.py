@@ -2,10 +2,16 @@
 
 The CRM is an ordinary recorded run of the ID zoo, trained with BCE on the FULL training split
 (the "many"): SIM over the ``crm_history_length`` behaviours retrieved from the user's whole
-history by the shared retriever (the long retriever), or DIN over the most recent ones when
-the long retriever is ablated. A matching run in the store is reused (same dataset digest,
-model, history length, item vectors; the same seed preferred); otherwise one is trained and
-recorded now, so it also appears on the leaderboard as an ID baseline.
+history by the shared retriever (the long retriever, soft search over ``item_vectors``), or
+DIN over the most recent ones when the long retriever is ablated (``crm_history=recent``).
+
+This module only *declares* that need (:func:`crm_prerequisite`, a
+:class:`~recbench.prerequisites.Prerequisite`). The harness resolves it: a matching recorded
+run is reused (same dataset digest, model, history length, item vectors; the same seed
+preferred, then the newest), otherwise one is trained and recorded first, so it also appears
+on the leaderboard as an ID baseline; RecLoRA receives it reloaded and frozen. Why not search
+here: finding and starting runs is the run layer's job, and a model package stays importable
+without the runner or the store.
 
 Stage 2 keeps it frozen: R_c is its penultimate MLP output for each sample (target-aware).
 """
@@ -14,32 +20,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
-from safetensors.torch import load_file
 
 from recbench.batches import gather_batch
-from recbench.ctr import CTRModel, FeatureSchema
-from recbench.errors import RecbenchError
-from recbench.protocol import PROTOCOL_VERSION, ProtocolData
-from recbench.registry import get_model
-from recbench.run_record import RunRecord
-from recbench.runstore import RunStore
+from recbench.ctr import CTRModel
+from recbench.prerequisites import Prerequisite
+from recbench.protocol import ProtocolData
 
 
 @dataclass(frozen=True)
-class CRMRequest:
-    """Which CRM a RecLoRA run needs."""
+class CRMSpec:
+    """Which CRM a RecLoRA run needs; called on a recorded run's settings, says whether it serves."""
 
     model: str  # "sim" (long retriever) or "din" (recent history)
     history_length: int
     item_vectors: str
-    threads: int = 0
 
-    def matches(self, config: Mapping[str, Any]) -> bool:
+    def __call__(self, config: Mapping[str, Any]) -> bool:
         if int(config.get("history_length", -1)) != self.history_length:
             return False
         if self.model == "sim":
@@ -47,71 +47,23 @@ class CRMRequest:
         return True
 
     def overrides(self) -> tuple[str, ...]:
+        """The settings a CRM is trained with when none is recorded (the rest are the model's defaults)."""
         out = [f"history_length={self.history_length}"]
         if self.model == "sim":
             out.append(f"item_vectors={self.item_vectors}")
-        if self.threads:
-            out.append(f"threads={self.threads}")
         return tuple(out)
 
 
-def _has_weights(store: RunStore, run_id: str) -> bool:
-    try:
-        store.artefact(run_id, "model.safetensors")  # any of several stores (StoreSet)
-    except RecbenchError:
-        return False
-    return True
+def crm_spec(config: Any) -> CRMSpec:
+    """The CRM a :class:`~reclora.model.RecLoRAConfig` calls for."""
+    model = "sim" if config.crm_history == "retrieved" else "din"
+    return CRMSpec(model, int(config.crm_history_length), str(config.item_vectors))
 
 
-def find_crm_run(store: RunStore, data: ProtocolData, request: CRMRequest, seed: int) -> RunRecord | None:
-    """The newest usable recorded CRM run (same seed first), or None."""
-    candidates = [
-        r
-        for r in store.records(model=request.model, purpose="run")
-        if r.digest == data.fingerprint.digest
-        and r.protocol_version == PROTOCOL_VERSION
-        and request.matches(r.config or {})
-        and _has_weights(store, r.run_id)
-    ]
-    if not candidates:
-        return None
-    same_seed = [r for r in candidates if r.seed == seed]
-    return (same_seed or candidates)[-1]
-
-
-def obtain_crm(
-    store: RunStore, data: ProtocolData, request: CRMRequest, seed: int, console: Console,
-    run_prerequisite: Callable[[str, tuple[str, ...]], RunRecord] | None = None,
-) -> tuple[CTRModel, RunRecord]:  # fmt: skip
-    """Stage 1: reuse or train the CRM; returns it frozen, in eval mode, with its record.
-
-    Training is the harness's job: ``run_prerequisite(model, overrides)`` (handed in by the
-    runner) trains and records the run on the same data and seed; this package never starts runs.
-    """
-    record = find_crm_run(store, data, request, seed)
-    if record is None:
-        if run_prerequisite is None:
-            hint = " ".join(f"--set {o}" for o in request.overrides() if not o.startswith("threads="))
-            raise RecbenchError(
-                f"no recorded {request.model} run with history {request.history_length} to serve as RecLoRA's CRM in "
-                f"{', '.join(str(r) for r in store.roots)}; record one first (recbench run --model {request.model} {hint}) "
-                "or run RecLoRA through recbench run, which trains it"
-            )
-        console.print(f"  Few2Many stage 1: no recorded {request.model} run with history {request.history_length}; training one on the full training split")
-        record = run_prerequisite(request.model, request.overrides())
-    else:
-        console.print(f"  Few2Many stage 1: reusing recorded CRM run {record.run_id}")
-    entry = get_model(request.model)
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in (record.config or {}).items()}
-    try:
-        model = entry.cls(entry.config_class(**fields), FeatureSchema.from_data(data))
-        model.load_state_dict(load_file(str(store.artefact(record.run_id, "model.safetensors"))))
-    except (TypeError, RuntimeError) as exc:
-        raise RecbenchError(f"CRM run {record.run_id} cannot be reloaded with the current {request.model} code: {exc}") from None
-    model.eval()
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
-    return model, record
+def crm_prerequisite(config: Any) -> Prerequisite:
+    """RecLoRA's stage 1 as a declaration the harness resolves (handed back as ``prerequisites["crm"]``)."""
+    spec = crm_spec(config)
+    return Prerequisite("crm", spec.model, spec.overrides(), matches=spec, role="CRM", stage="Few2Many stage 1")
 
 
 @torch.no_grad()

@@ -7,8 +7,9 @@ Recommendation"), the recommender: SPEC 5 end to end.
    ``prompt_history_length`` (10) most similar ones, each re-sorted into time order. Either can
    be switched to the most recent behaviours (``crm_history`` / ``prompt_history = recent``),
    which is how the Table 3 ablations are expressed.
-2. **Few2Many.** Stage 1 (:mod:`reclora.crm`): a CRM trained on the full training split, reused
-   from the run store. Stage 2 (here): the personalized LoRA is tuned on the few-shot rows only;
+2. **Few2Many.** Stage 1 (:mod:`reclora.crm`): a CRM trained on the full training split, declared
+   as a prerequisite that the harness resolves from the run store (or trains and records first)
+   and hands over frozen. Stage 2 (here): the personalized LoRA is tuned on the few-shot rows only;
    the CRM and the LLM stay frozen.
 3. **Personalized LoRA** (:mod:`reclora.layer`): in every q_proj / v_proj, N_m meta-LoRAs mixed
    per sample by a gate that reads R_c, the CRM's penultimate representation of that sample.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,13 +31,14 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from recbench.errors import RecbenchError
 from recbench.lm.recommender import PromptRecommender
+from recbench.prerequisites import LoadedRun, Prerequisite
 from recbench.registry import register_model
 from recbench.run_record import RunRecord
-from recbench.runstore import RunStore
 from reclora.adapter import inject_personalized_lora
 from reclora.config import PersonalizedLoRAConfig
-from reclora.crm import CRMRequest, crm_representation, obtain_crm
+from reclora.crm import crm_prerequisite, crm_representation, crm_spec
 
 
 @dataclass
@@ -71,26 +74,30 @@ class RecLoRA(PromptRecommender):
 
     Config = RecLoRAConfig
 
-    def __init__(self, config: RecLoRAConfig, data: Any, lm_config: Any, *, seed: int = 0, store: RunStore | None = None,
-                 console: Any = None, backbone: Any = None, crm: Any = None, run_prerequisite: Any = None) -> None:  # fmt: skip
-        from rich.console import Console
+    @classmethod
+    def prerequisites(cls, config: RecLoRAConfig) -> tuple[Prerequisite, ...]:
+        """Few2Many stage 1: the recorded CRM run this configuration needs (resolved by the harness)."""
+        return (crm_prerequisite(config),)
 
-        console = console or Console(stderr=True)
-        self.crm_request = CRMRequest(
-            model="sim" if config.crm_history == "retrieved" else "din",
-            history_length=config.crm_history_length,
-            item_vectors=config.item_vectors,
-            threads=lm_config.threads,
-        )
+    def __init__(self, config: RecLoRAConfig, data: Any, lm_config: Any, *, seed: int = 0, store: Any = None, console: Any = None,
+                 backbone: Any = None, crm: torch.nn.Module | None = None, prerequisites: Mapping[str, LoadedRun] | None = None) -> None:  # fmt: skip
+        """``crm=`` supplies the CRM module directly (tests, notebooks); otherwise it is
+        ``prerequisites["crm"]``, which ``recbench run`` resolves from the store (or trains and
+        records) before constructing the model."""
+        self.crm_spec = crm_spec(config)
         #: the recorded run the CRM came from (None for one supplied directly)
-        self.crm_record: RunRecord | None
-        if crm is not None:  # supplied directly (tests, notebooks): frozen like a reloaded one
-            crm.eval()
-            for parameter in crm.parameters():
-                parameter.requires_grad_(False)
-            self.crm, self.crm_record = crm, None
-        else:
-            self.crm, self.crm_record = obtain_crm(store or RunStore(), data, self.crm_request, seed, console, run_prerequisite)
+        self.crm_record: RunRecord | None = None
+        if crm is None:
+            if not prerequisites or "crm" not in prerequisites:
+                raise RecbenchError(
+                    f"RecLoRA needs its CRM (a recorded {crm_prerequisite(config).description}): run it through "
+                    "`recbench run --model reclora`, which resolves the CRM from the store or trains and records one, or pass crm="
+                )
+            crm, self.crm_record = prerequisites["crm"].model, prerequisites["crm"].record
+        crm.eval()  # frozen, like a reloaded one (a module supplied directly may not be)
+        for parameter in crm.parameters():
+            parameter.requires_grad_(False)
+        self.crm = crm
         self.crm_dim = int(self.crm.mlp.output_dim)
         super().__init__(config, data, lm_config, seed=seed, store=store, console=console, backbone=backbone)
         self.crm.to(self.device)
@@ -128,4 +135,4 @@ class RecLoRA(PromptRecommender):
 
     def record_extra(self) -> dict[str, Any]:
         run_id = self.crm_record.run_id if self.crm_record is not None else None
-        return {"crm": {"model": self.crm_request.model, "run_id": run_id, "history_length": self.crm_request.history_length}}
+        return {"crm": {"model": self.crm_spec.model, "run_id": run_id, "history_length": self.crm_spec.history_length}}

@@ -1,9 +1,9 @@
 """The layers point one way, checked on the source with ``ast`` so it stays that way.
 
     core (errors, devices, config, metrics, protocol, protocol_data, datasets, batches, text, retrieval,
-          registry, nn, ctr, records, run_record)
+          registry, nn, ctr, records, run_record, prerequisites)
       <- lm (backbones, prompts, the LM loop) and the model packages (baselines/, reclora/)
-      <- run (runner, training, tuning, runstore, estimates, drift, run_claims, plans)
+      <- run (runner, prerequisite_runs, training, tuning, runstore, estimates, drift, run_claims, plans)
       <- report (compare, stats, row_significance, render, run_selection, suite_parts, paper_tables,
                  study_tables, claims, figures, studies)
       <- suites (recbench/suites/: a paper as data, in the report layer's suite_parts types)
@@ -11,8 +11,9 @@
 
 A core module never imports the LM layer, the run layer, the reports or a model package (the
 LM layer registers its item vectors into the core's table instead); a model package never
-imports the runner (RecLoRA's CRM is trained through a callback the runner hands it); the
-two model packages never import each other. A report module never imports a suite: it is handed
+imports the runner (RecLoRA declares its CRM as a core ``Prerequisite``; the run layer finds or
+trains it and hands it over loaded), and ``reclora/`` reads no run store either; the two model
+packages never import each other. A report module never imports a suite: it is handed
 one, and only ``run_selection.suite_or_default`` reaches up (lazily, inside the function) for the
 default; type annotations may name ``recbench.suites.Suite`` under ``TYPE_CHECKING``.
 """
@@ -25,8 +26,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = {"errors", "devices", "config", "metrics", "protocol", "protocol_data", "datasets", "batches", "text", "retrieval", "registry", "nn", "ctr", "records", "run_record"}
-UPPER = ("recbench.lm", "recbench.runner", "recbench.training", "recbench.tuning", "recbench.runstore",
+CORE = {"errors", "devices", "config", "metrics", "protocol", "protocol_data", "datasets", "batches", "text", "retrieval", "registry", "nn", "ctr", "records", "run_record", "prerequisites"}
+UPPER = ("recbench.lm", "recbench.runner", "recbench.prerequisite_runs", "recbench.training", "recbench.tuning", "recbench.runstore",
          "recbench.estimates", "recbench.drift", "recbench.run_claims", "recbench.plans", "recbench.compare", "recbench.stats", "recbench.row_significance", "recbench.render", "recbench.paper_tables", "recbench.run_selection",
          "recbench.claims", "recbench.study_tables", "recbench.figures", "recbench.studies", "recbench.testing", "baselines",
          "reclora", "cli", "recbench.cli_requests", "recbench.cli_plans", "recbench.cli_leaderboard",
@@ -85,6 +86,13 @@ def test_core_imports_no_upper_layer(path):
 def test_model_packages_never_start_runs_nor_import_each_other(package, other):
     for path in sorted((ROOT / package).rglob("*.py")):
         bad = sorted(n for n in imports(path) if under(n, ("recbench.runner", "recbench.tuning", "recbench.suites", other, "cli")))
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_reclora_neither_starts_runs_nor_reads_the_store():
+    """Its CRM is a declared prerequisite: the run layer resolves it, reclora/ only receives it."""
+    for path in sorted((ROOT / "reclora").rglob("*.py")):
+        bad = sorted(n for n in imports(path) if under(n, ("recbench.runner", "recbench.runstore", "recbench.prerequisite_runs")))
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 

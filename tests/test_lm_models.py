@@ -104,7 +104,7 @@ def tiny_sim(data, seed: int = 0):
     return crm
 
 
-def tiny_reclora(tokenizer, data, crm=None, store=None, n_meta: int = 2, seed: int = 0):
+def tiny_reclora(tokenizer, data, crm=None, store=None, n_meta: int = 2, seed: int = 0, prerequisites=None):
     from reclora.model import RecLoRA, RecLoRAConfig
 
     config = RecLoRAConfig(
@@ -114,7 +114,7 @@ def tiny_reclora(tokenizer, data, crm=None, store=None, n_meta: int = 2, seed: i
     lm_config = LMTrainConfig(device="cpu", batch_size=4, micro_batch_size=2, eval_batch_size=4, lr=1e-2, checkpoint_every=0)
     backbone = tiny_backbone(tokenizer, seed)
     torch.manual_seed(seed + 1)
-    return RecLoRA(config, data, lm_config, seed=seed, store=store, console=QUIET, backbone=backbone, crm=crm)
+    return RecLoRA(config, data, lm_config, seed=seed, store=store, console=QUIET, backbone=backbone, crm=crm, prerequisites=prerequisites)
 
 
 def test_reclora_trains_only_meta_lora_and_gates(tokenizer, data, tmp_path):
@@ -164,40 +164,101 @@ def test_reclora_with_one_meta_lora_trains(tokenizer, data):
     assert model.score(SYNTH_ROWS[:4]).shape == (4,)
 
 
-CRM_OVERRIDES = ("max_epochs=1", "max_train_rows=2000", "embed_dim=8", "hidden=16", "attention_hidden=8", "history_length=10", "item_vectors=genre")
+SMALL_ID = ("max_epochs=1", "max_train_rows=2000", "embed_dim=8", "hidden=16", "attention_hidden=8")  # a CRM in seconds
+CRM_OVERRIDES = (*SMALL_ID, "history_length=10", "item_vectors=genre")
 
 
-def test_recorded_crm_run_is_reused(tokenizer, data, tmp_path, monkeypatch):
-    from recbench import runner
+def tiny_reclora_config(**changes):
+    from reclora.model import RecLoRAConfig
+
+    return RecLoRAConfig(**{"crm_history_length": 10, "item_vectors": "genre", **changes})
+
+
+def test_recorded_crm_run_is_reused(tokenizer, data, tmp_path):
+    from safetensors.torch import load_file
+
+    from recbench.prerequisite_runs import find_recorded, resolve_prerequisites
     from recbench.runner import RunRequest, run_on_data
-    from reclora.crm import CRMRequest, find_crm_run, obtain_crm
+    from reclora.crm import crm_prerequisite
+    from reclora.model import RecLoRA
 
     store = RunStore(tmp_path / "runs")
     record = run_on_data(RunRequest("sim", "synth", 0, None, CRM_OVERRIDES), data, store, QUIET)
     assert (store.root / record.run_id / "model.safetensors").is_file()
-    request = CRMRequest("sim", history_length=10, item_vectors="genre")
-    assert find_crm_run(store, data, request, seed=0).run_id == record.run_id
-    assert find_crm_run(store, data, request, seed=5).run_id == record.run_id  # another seed still serves
-    assert find_crm_run(store, data, CRMRequest("sim", 20, "genre"), 0) is None
-    assert find_crm_run(store, data, CRMRequest("sim", 10, "cooccurrence"), 0) is None
-    assert find_crm_run(store, data, CRMRequest("din", 10, "genre"), 0) is None
+    (need,) = RecLoRA.prerequisites(tiny_reclora_config())
+    assert (need.name, need.model, need.overrides) == ("crm", "sim", ("history_length=10", "item_vectors=genre"))
+    assert find_recorded(store, data, need, seed=0).run_id == record.run_id
+    assert find_recorded(store, data, need, seed=5).run_id == record.run_id  # another seed still serves
+    for other in ({"crm_history_length": 20}, {"item_vectors": "cooccurrence"}, {"crm_history": "recent"}):
+        assert find_recorded(store, data, crm_prerequisite(tiny_reclora_config(**other)), 0) is None, other
+    assert crm_prerequisite(tiny_reclora_config(crm_history="recent")).model == "din"
 
     def no_training(*args, **kwargs):
         raise AssertionError("a matching CRM run was recorded; nothing should be trained")
 
-    monkeypatch.setattr(runner, "run_on_data", no_training)
-    crm, reused = obtain_crm(store, data, request, 0, QUIET)
-    assert reused.run_id == record.run_id and not crm.training
+    loaded = resolve_prerequisites((need,), data, 0, store, QUIET, train=no_training)
+    crm = loaded["crm"].model
+    assert loaded["crm"].record.run_id == record.run_id and not crm.training
     assert not any(p.requires_grad for p in crm.parameters())
-    from safetensors.torch import load_file
-
     saved = load_file(str(store.artefact(record.run_id, "model.safetensors")))
     assert all(torch.equal(saved[k], v) for k, v in crm.state_dict().items())
 
-    model = tiny_reclora(tokenizer, data, store=store)  # no crm= : it comes from the store
-    assert model.crm_record.run_id == record.run_id
+    model = tiny_reclora(tokenizer, data, store=store, prerequisites=loaded)  # no crm= : the resolved one
+    assert model.crm is crm and model.crm_record.run_id == record.run_id
     assert model.record_extra()["crm"] == {"model": "sim", "run_id": record.run_id, "history_length": 10}
     assert len(store.records()) == 1
+
+
+def test_missing_crm_is_trained_recorded_then_reused(data, tmp_path):
+    from recbench.errors import RecbenchError
+    from recbench.prerequisite_runs import resolve_prerequisites
+    from recbench.runner import RunRequest, run_on_data
+    from reclora.model import RecLoRA
+
+    store, calls = RunStore(tmp_path / "runs"), []
+
+    def train(model, overrides):  # what the runner does, with the smoke-size settings in front
+        calls.append((model, overrides))
+        return run_on_data(RunRequest(model, "synth", 0, None, (*SMALL_ID, *overrides)), data, store, QUIET)
+
+    needs = RecLoRA.prerequisites(tiny_reclora_config())
+    with pytest.raises(RecbenchError, match=r"^no recorded sim run with history_length=10, item_vectors=genre to serve as the CRM in .*; "
+                       r"record one first \(recbench run --model sim --set history_length=10 --set item_vectors=genre\)$"):  # fmt: skip
+        resolve_prerequisites(needs, data, 0, store, QUIET, train=None)  # a caller that may not start runs
+    threads = torch.get_num_threads()
+    try:
+        first = resolve_prerequisites(needs, data, 0, store, QUIET, train=train, threads=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert calls == [("sim", ("history_length=10", "item_vectors=genre", "threads=1"))]  # the lane's threads pass on
+    (recorded,) = store.records()
+    assert first["crm"].record.run_id == recorded.run_id and recorded.model == "sim" and recorded.seed == 0
+    again = resolve_prerequisites(needs, data, 0, store, QUIET, train=train)
+    assert again["crm"].record.run_id == recorded.run_id and len(calls) == 1
+
+
+def test_crm_that_cannot_be_reloaded_is_a_one_line_error(data, tmp_path):
+    from safetensors.torch import save_file
+
+    from recbench.errors import RecbenchError
+    from recbench.prerequisite_runs import resolve_prerequisites
+    from recbench.runner import RunRequest, run_on_data
+    from reclora.model import RecLoRA
+
+    store = RunStore(tmp_path / "runs")
+    record = run_on_data(RunRequest("sim", "synth", 0, None, CRM_OVERRIDES), data, store, QUIET)
+    save_file({"stale": torch.zeros(1)}, str(store.root / record.run_id / "model.safetensors"))  # older code's weights
+    with pytest.raises(RecbenchError) as caught:
+        resolve_prerequisites(RecLoRA.prerequisites(tiny_reclora_config()), data, 0, store, QUIET, train=None)
+    message = str(caught.value)
+    assert message.startswith(f"CRM run {record.run_id} cannot be reloaded with the current sim code: ") and "\n" not in message
+
+
+def test_reclora_without_a_crm_says_how_to_get_one(tokenizer, data):
+    from recbench.errors import RecbenchError
+
+    with pytest.raises(RecbenchError, match=r"run it through `recbench run --model reclora`.* or pass crm=$"):
+        tiny_reclora(tokenizer, data)
 
 
 # ---------------------------------------------------------------------------------------- CLI

@@ -1,7 +1,8 @@
 """The contract of language-model recommenders, and the prompt-based base class with LoRA.
 
 Every ``family="lm"`` model is constructed as ``cls(config, data, lm_config, store=..., seed=...,
-console=...)`` and implements :meth:`fit` and :meth:`score`; the harness does the rest (rows,
+console=...)`` (plus ``prerequisites=`` when its class declares runs it needs first, see
+:mod:`recbench.prerequisites`) and implements :meth:`fit` and :meth:`score`; the harness does the rest (rows,
 metrics, recording). :class:`PromptRecommender` is the shared body of TALLRec, ReLLa and
 RecLoRA: it renders each sample as the protocol's prompt with a chosen history (the K most
 recent behaviours, or K retrieved by the shared retriever and re-sorted into time order),
