@@ -1,0 +1,76 @@
+"""ID-model training and scoring speed per CPU-second: a before/after measure that survives a busy machine.
+
+    python benchmarks/bench_id_cpu_time.py deepfm embed_dim=32 hidden=256,128 dropout=0.1
+    PYTHONPATH=/path/to/older/checkout python benchmarks/bench_id_cpu_time.py deepfm   # the old code
+
+Why CPU time: wall-clock throughput on a machine that is also running long LM jobs swings by
+tens of percent between repeats of identical code, because the timed process is descheduled.
+One torch thread's ``time.process_time`` counts only the time it actually ran, so alternating
+old and new processes gives a usable ratio (cache and memory-bandwidth contention remain, so
+repeat the pair). It times 45 training steps of batch 256 (after 5 warm-up steps) through the
+loop's own batch generator and fused/unfused AdamW choice, then scoring of 19 batches of 1,024
+test rows, on ml-1m-u2999 (``--set``-style ``key=value`` arguments after the model name).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-1m-u2999"
+
+
+def main(name: str, overrides: tuple[str, ...]) -> None:
+    from recbench.ctr import FeatureSchema
+    from recbench.protocol import load_protocol
+    from recbench.registry import get_model
+    from recbench.runner import resolve_configs
+    from recbench.training import batches, seed_everything
+
+    try:
+        from recbench.training import fused_adamw
+    except ImportError:  # an older checkout's loop used the unfused AdamW
+        def fused_adamw(device: torch.device) -> bool:
+            return False
+
+    torch.set_num_threads(1)
+    data = load_protocol("ml-1m-u2999", DATA)
+    entry = get_model(name)
+    model_config, _ = resolve_configs(entry, overrides)
+    seed_everything(0)
+    model = entry.cls(model_config, FeatureSchema.from_data(data))
+    device = torch.device("cpu")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused_adamw(device))
+    train = list(batches(data, model, data.split_rows("train")[: 256 * 50], 256, device))
+    model.train()
+
+    def step(batch) -> None:
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(batch).logit, batch.label)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    for batch in train[:5]:
+        step(batch)
+    started = time.process_time()
+    for batch in train[5:]:
+        step(batch)
+    train_rate = 256 * len(train[5:]) / (time.process_time() - started)
+    model.eval()
+    test = list(batches(data, model, data.split_rows("test")[: 1024 * 20], 1024, device))
+    with torch.no_grad():
+        model(test[0])
+        started = time.process_time()
+        for batch in test[1:]:
+            model(batch)
+    score_rate = 1024 * len(test[1:]) / (time.process_time() - started)
+    print(f"{name:8s} train {train_rate:8.0f}/cpu-s  score {score_rate:8.0f}/cpu-s")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: bench_id_cpu_time.py MODEL [key=value ...]")
+    main(sys.argv[1], tuple(sys.argv[2:]))
