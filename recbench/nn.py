@@ -43,6 +43,12 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return total / count
 
 
+def window_shares(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Each behaviour's weight in its sample's masked mean [B, L]: 1 / (valid count), 0 where masked."""
+    share = mask.to(dtype)
+    return share / share.sum(dim=1, keepdim=True).clamp_min(1.0)
+
+
 def masked_mean_lookup(weight: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """``masked_mean(weight[ids], mask)`` [B, F, D] for ids [B, L, F], without the [B, L, F, D] gather.
 
@@ -60,8 +66,7 @@ def masked_mean_lookup(weight: torch.Tensor, ids: torch.Tensor, mask: torch.Tens
     batch, length, fields = ids.shape
     if length == 0:  # no behaviours kept at all (history_length 0): every mean is 0, as in masked_mean
         return weight.new_zeros(batch, fields, weight.shape[1])
-    share = mask.to(weight.dtype)
-    share = share / share.sum(dim=1, keepdim=True).clamp_min(1.0)  # [B, L]
+    share = window_shares(mask, weight.dtype)
     bags = ids.permute(0, 2, 1).reshape(batch * fields, length)
     per_sample = share.unsqueeze(1).expand(batch, fields, length).reshape(batch * fields, length)
     pooled = torch.nn.functional.embedding_bag(bags, weight, mode="sum", per_sample_weights=per_sample)
@@ -72,7 +77,7 @@ def distinct_rows(ids: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Ten
     """The distinct rows of ``ids`` [..., F] keyed by their first column (< ``size``), and each row's index into them.
 
     Why: a behaviour window names the same few thousand items many times over (a batch of 256
-    x 60 behaviours holds about 2,500 distinct MovieLens items), and an item's fields are a
+    x 60 ml-1m-u2999 behaviours holds about 2,400 distinct items), and an item's fields are a
     function of its id. Embedding the distinct items once and indexing them moves the costly
     part of the embedding backward (a sorted scatter into the whole table) from B x L x F
     lookups to U x F. Rows are told apart by column 0 only (the item-id feature), so callers pass
@@ -128,8 +133,7 @@ def pooled_distinct(weight: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor)
     if length == 0:
         return weight.new_zeros(batch, fields, weight.shape[1])
     table, index = embed_distinct(weight, ids)
-    share = mask.to(weight.dtype)
-    share = share / share.sum(dim=1, keepdim=True).clamp_min(1.0)
+    share = window_shares(mask, weight.dtype)
     if len(table) <= _DENSE_POOL_ROWS:  # a handful of rows (rating tokens): a [B, U] share matrix, no sort
         pooled = share.new_zeros(batch, len(table)).scatter_add_(1, index, share) @ table
     else:
