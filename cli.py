@@ -48,6 +48,11 @@ SuiteOption = typer.Option(
 )
 
 
+def print_note(line: str) -> None:
+    """One line for the user on stderr (e.g. a renamed ``--set`` setting read under its new name)."""
+    err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def user_errors(command: Callable) -> Callable:
     """Turn a RecbenchError into one red line on stderr and exit status 2."""
 
@@ -85,7 +90,9 @@ def run(
     from recbench.runner import run as run_model
     from recbench.runstore import open_stores
 
-    request = run_request(model, dataset, seed, data_dir, store, settings, config, profile, backbone, load_in_8bit, load_in_4bit)
+    request = run_request(
+        model, dataset, seed, data_dir, store, settings, config, profile, backbone, load_in_8bit, load_in_4bit, print_note
+    )
     run_store = open_stores(store)
     record = run_model(request, run_store, err_console)
     test, valid = record.metrics["test"], record.valid
@@ -114,9 +121,9 @@ def tune(
     from recbench.runstore import open_stores
     from recbench.tuning import tune as run_tuning
 
-    entry = tune_model(model, dataset, seed, settings)
+    entry, fixed = tune_model(model, dataset, seed, settings, print_note)
     result = run_tuning(
-        entry, dataset, open_stores(store), trials=trials, seed=seed, data_dir=data_dir, fixed=tuple(settings),
+        entry, dataset, open_stores(store), trials=trials, seed=seed, data_dir=data_dir, fixed=fixed,
         name=name, console=err_console,
     )  # fmt: skip
     console.print(f"best validation AUC {result['valid_auc']:.4f} with: {' '.join(result['overrides'])}")
@@ -247,7 +254,7 @@ def reproduce(
     from recbench.cli_requests import reproduce_plan, suite_named
 
     chosen = suite_named(suite)
-    datasets, plan = reproduce_plan(dataset, profile, seeds, data_dir, settings, chosen)
+    datasets, plan = reproduce_plan(dataset, profile, seeds, data_dir, settings, chosen, print_note)
     complete = carry_out(plan, store, dry_run, keep_going, console, err_console)
     if dry_run:
         return

@@ -50,7 +50,7 @@ def main() -> None:
         torch.manual_seed(0)
         crm = SIM(SIMConfig(history_length=ident, item_vectors=args.item_vectors), FeatureSchema.from_data(data)).eval()
         model = RecLoRA(
-            RecLoRAConfig(prompt_history_length=text, crm_history_length=ident, item_vectors=args.item_vectors),
+            RecLoRAConfig(history_length=text, crm_history_length=ident, item_vectors=args.item_vectors),
             data, lm_config, crm=crm, backbone=load_backbone(backbone_spec(lm_config)),
         )  # fmt: skip
         tokens = np.mean([len(e.input_ids) for e in model.encode(rows)])

@@ -73,5 +73,8 @@ def carry_out_study(
         name = ablation_study(chosen)
     else:
         check_study_name(name, chosen)
-    plan = study_plan(name, dataset, profile, seed, data_dir, settings, chosen)
+    def note(line: str) -> None:  # a renamed --set setting read under its new name
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    plan = study_plan(name, dataset, profile, seed, data_dir, settings, chosen, note)
     return carry_out(plan, store, dry_run, keep_going, out, err) or dry_run

@@ -8,7 +8,8 @@ function here turns one command's options into the request or plan it stands for
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,46 @@ if TYPE_CHECKING:
     from recbench.registry import ModelEntry
     from recbench.runner import RunRequest
     from recbench.suites import Suite
+
+#: prints one line for the user (the CLI's stderr console); the default says nothing
+Note = Callable[[str], None]
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
+def current_settings(settings: Iterable[str], model: str, note: Note = _quiet, noted: set[str] | None = None) -> tuple[str, ...]:
+    """``--set`` assignments for ``model`` with each setting its config declares renamed under the new name.
+
+    Why translate instead of refusing: command lines and scripts written before a rename
+    (``--set prompt_history=recent``) keep working, and the run is recorded under the new name,
+    so it is the same run as the suite's plan; one note per renamed key (``noted`` collects the
+    keys noted already, for a plan of many requests) names the new name, so nothing is silent.
+    """
+    from recbench.config import migrate_assignments, renamed_settings
+    from recbench.registry import get_model
+
+    settings = tuple(settings)
+    try:
+        config_class = get_model(model).config_class
+    except RecbenchError:
+        return settings  # not registered here: the runner will say so
+    renames = renamed_settings(config_class)
+    noted = set() if noted is None else noted
+    for text in settings:
+        key, sep, value = text.partition("=")
+        new = renames.get(key.strip())
+        if new is not None and sep and key.strip() not in noted:
+            noted.add(key.strip())
+            note(f"note: --set {key.strip()} is now called {new}; read as --set {new}={value.strip()}")
+    return migrate_assignments(settings, config_class)
+
+
+def current_plan(plan: list[RunRequest], note: Note = _quiet) -> list[RunRequest]:
+    """A plan's requests with renamed ``--set`` settings (extra overrides) under their new names, noted once each."""
+    noted: set[str] = set()
+    return [dataclasses.replace(r, overrides=current_settings(r.overrides, r.model, note, noted)) for r in plan]
 
 
 def suite_named(name: str) -> Suite:
@@ -47,11 +88,13 @@ def check_seeds(seeds: Iterable[int]) -> None:
 def run_request(
     model: str, dataset: str, seed: int, data_dir: Path | None, store: list[Path], settings: list[str],
     config: str | None, profile: str | None, backbone: str | None, load_in_8bit: bool, load_in_4bit: bool,
+    note: Note = _quiet,
 ) -> RunRequest:
     """``recbench run``'s options as one request.
 
     The LM flags become overrides before a tuned ``--config``'s, which come before ``--set``'s,
     so what the user typed last wins. An LM model without ``--profile`` runs the ``cpu`` profile.
+    A renamed setting is read under its new name, with a ``note`` (:func:`current_settings`).
     """
     from recbench.datasets import get_dataset_info
     from recbench.registry import get_model
@@ -77,11 +120,12 @@ def run_request(
             raise RecbenchError(f"--config {config}: it was tuned for model {tuned['model']!r}, not {model!r}")
         overrides = tuned["overrides"] + overrides  # explicit --set wins
     overrides = lm_flags + overrides  # explicit --set wins
-    return RunRequest(model, dataset, seed, data_dir, tuple(overrides), profile=profile)
+    return RunRequest(model, dataset, seed, data_dir, current_settings(overrides, model, note), profile=profile)
 
 
-def tune_model(model: str, dataset: str, seed: int, settings: list[str]) -> ModelEntry:
-    """The model ``recbench tune`` searches, once its fixed ``--set`` overrides are known to apply to it."""
+def tune_model(model: str, dataset: str, seed: int, settings: list[str], note: Note = _quiet) -> tuple[ModelEntry, tuple[str, ...]]:
+    """The model ``recbench tune`` searches and its fixed ``--set`` overrides (renamed settings under
+    their new names), once those are known to apply to it."""
     from recbench.config import apply_overrides
     from recbench.datasets import get_dataset_info
     from recbench.registry import get_model
@@ -90,8 +134,9 @@ def tune_model(model: str, dataset: str, seed: int, settings: list[str]) -> Mode
     get_dataset_info(dataset)
     check_seeds([seed])
     entry = get_model(model)
+    settings = current_settings(settings, model, note)
     apply_overrides([entry.config_class(), TrainConfig()], list(settings))  # validate before any trial
-    return entry
+    return entry, settings
 
 
 def check_study_name(name: str, suite: Suite) -> None:
@@ -106,19 +151,21 @@ def check_study_name(name: str, suite: Suite) -> None:
 
 
 def study_plan(name: str, dataset: str, profile: str, seeds: list[int] | None, data_dir: Path | None,
-               settings: list[str], suite: Suite) -> list[RunRequest]:  # fmt: skip
-    """Every run of the suite's study ``name`` on ``dataset`` (seed 0 unless ``--seed`` says otherwise)."""
+               settings: list[str], suite: Suite, note: Note = _quiet) -> list[RunRequest]:  # fmt: skip
+    """Every run of the suite's study ``name`` on ``dataset`` (seed 0 unless ``--seed`` says otherwise);
+    a renamed setting among the extra ``--set`` overrides is read under its new name, noted once."""
     from recbench.datasets import get_dataset_info
     from recbench.studies import plan_study
 
     get_dataset_info(dataset)
     check_seeds(seeds or [])
-    return plan_study(name, dataset, profile, seeds or [0], data_dir, tuple(settings), suite)
+    return current_plan(plan_study(name, dataset, profile, seeds or [0], data_dir, tuple(settings), suite), note)
 
 
 def reproduce_plan(datasets: list[str], profile: str, seeds: int, data_dir: Path | None,
-                   settings: list[str], suite: Suite) -> tuple[list[str], list[RunRequest]]:  # fmt: skip
-    """The datasets ``recbench reproduce`` covers (default: the suite's) and every run behind their tables."""
+                   settings: list[str], suite: Suite, note: Note = _quiet) -> tuple[list[str], list[RunRequest]]:  # fmt: skip
+    """The datasets ``recbench reproduce`` covers (default: the suite's) and every run behind their
+    tables (renamed ``--set`` settings under their new names, as in :func:`study_plan`)."""
     from recbench.datasets import get_dataset_info
     from recbench.studies import plan_reproduce
 
@@ -129,4 +176,4 @@ def reproduce_plan(datasets: list[str], profile: str, seeds: int, data_dir: Path
         raise RecbenchError("--data-dir needs exactly one --dataset (use $RECBENCH_DATA for several)")
     for name in datasets:
         get_dataset_info(name)
-    return datasets, plan_reproduce(datasets, profile, range(seeds), data_dir, tuple(settings), suite)
+    return datasets, current_plan(plan_reproduce(datasets, profile, range(seeds), data_dir, tuple(settings), suite), note)

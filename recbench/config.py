@@ -4,6 +4,14 @@ Every model's ``Config`` and the trainer's :class:`~recbench.training.TrainConfi
 dataclasses with type hints; overrides are parsed against those hints, so a typo or a value of
 the wrong type is an error naming the key, never a silently ignored or mistyped setting.
 
+A setting that is renamed is declared on its config class, in one place:
+``RENAMED_SETTINGS`` (old name -> current name) and, for a setting that old runs did not
+record, ``ADDED_SETTINGS`` (its name -> the value those runs used). Recorded runs are never
+rewritten; :func:`migrate_settings` and :func:`migrate_assignments` read an old record's
+``config`` and ``overrides`` under the current names (:class:`recbench.run_record.RunRecord`
+does this for every reader), and an old name reaching :func:`apply_overrides` is an error
+naming the new one, never a silently unknown key (the CLI translates it with a note first).
+
 Example:
     >>> from dataclasses import dataclass
     >>> @dataclass
@@ -20,6 +28,7 @@ import dataclasses
 import math
 import types
 import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,9 +86,96 @@ RANGES: dict[str, Range] = {
     ), AT_LEAST_ONE),  # fmt: skip
     **dict.fromkeys((
         "checkpoint_every", "n_train", "n_valid", "n_test", "max_train_rows", "patience", "sample_seed", "threads",
-        "prompt_history_length",
     ), NON_NEGATIVE),  # fmt: skip
 }
+
+
+# --------------------------------------------------------------------------- renamed settings
+
+
+def renamed_settings(config_class: type | None) -> Mapping[str, str]:
+    """Old name -> current name of each setting ``config_class`` declares renamed (``RENAMED_SETTINGS``).
+
+    Example:
+        >>> class Old:
+        ...     RENAMED_SETTINGS = {"rank": "lora_rank"}
+        >>> dict(renamed_settings(Old)), dict(renamed_settings(None))
+        ({'rank': 'lora_rank'}, {})
+    """
+    return dict(getattr(config_class, "RENAMED_SETTINGS", None) or {})
+
+
+def added_settings(config_class: type | None) -> Mapping[str, Any]:
+    """Settings added after runs were recorded without them -> the value those runs used (``ADDED_SETTINGS``)."""
+    return dict(getattr(config_class, "ADDED_SETTINGS", None) or {})
+
+
+def migrate_settings(settings: Mapping[str, Any], config_class: type | None) -> dict[str, Any]:
+    """A recorded ``config`` under the current names: renamed keys replaced in place, added settings filled in.
+
+    Why fill in: a comparison of settings looks only at keys both sides know, so a run recorded
+    before a setting existed would otherwise match a request for any value of it. Where a
+    record has both an old and a new name, the new one wins.
+
+    Example:
+        >>> class C:
+        ...     RENAMED_SETTINGS = {"rank": "lora_rank"}
+        ...     ADDED_SETTINGS = {"lora_dropout": 0.0}
+        >>> migrate_settings({"n_meta": 16, "rank": 8}, C)
+        {'n_meta': 16, 'lora_rank': 8, 'lora_dropout': 0.0}
+    """
+    renames, added = renamed_settings(config_class), added_settings(config_class)
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        new = renames.get(key)
+        if new is None:
+            out[key] = value
+        elif new not in settings:
+            out[new] = value
+    for key, value in added.items():
+        out.setdefault(key, value)
+    return out
+
+
+def legacy_settings(settings: Mapping[str, Any], config_class: type | None) -> dict[str, Any] | None:
+    """The inverse of :func:`migrate_settings`: ``settings`` as code from before the renames wrote
+    them, or None when they cannot have been (an added setting away from the value old runs used).
+
+    Why: a run's checkpoint folder is keyed by a hash of its settings, so a run killed under the
+    old names resumes under the new ones only if the old key can be recomputed.
+
+    Example:
+        >>> class C:
+        ...     RENAMED_SETTINGS = {"rank": "lora_rank"}
+        ...     ADDED_SETTINGS = {"lora_dropout": 0.0}
+        >>> legacy_settings({"n_meta": 16, "lora_rank": 8, "lora_dropout": 0.0}, C)
+        {'n_meta': 16, 'rank': 8}
+        >>> legacy_settings({"lora_rank": 8, "lora_dropout": 0.1}, C) is None
+        True
+    """
+    added = added_settings(config_class)
+    if any(key in settings and settings[key] != value for key, value in added.items()):
+        return None
+    old_name = {new: old for old, new in renamed_settings(config_class).items()}
+    return {old_name.get(key, key): value for key, value in settings.items() if key not in added}
+
+
+def migrate_assignments(assignments: Iterable[str], config_class: type | None) -> tuple[str, ...]:
+    """``key=value`` overrides with each renamed key under its current name (values as written).
+
+    Example:
+        >>> class C:
+        ...     RENAMED_SETTINGS = {"prompt_history": "history"}
+        >>> migrate_assignments(["threads=1", "prompt_history=recent"], C)
+        ('threads=1', 'history=recent')
+    """
+    renames = renamed_settings(config_class)
+    out = []
+    for text in assignments:
+        key, sep, value = str(text).partition("=")
+        new = renames.get(key.strip())
+        out.append(f"{new}{sep}{value}" if new is not None and sep else str(text))
+    return tuple(out)
 
 
 def range_of(config_class: type, field: dataclasses.Field) -> Range | None:
@@ -122,6 +218,9 @@ def apply_overrides(configs: list[Any], assignments: list[str]) -> list[Any]:
         key, value = parse_assignment(text)
         owners = [i for i, c in enumerate(updated) if key in {f.name for f in dataclasses.fields(c)}]
         if not owners:
+            renamed = sorted({new for c in updated if (new := renamed_settings(type(c)).get(key)) is not None})
+            if renamed:
+                raise RecbenchError(f"--set {key}: renamed to {' / '.join(renamed)}; use --set {renamed[0]}={value}")
             valid = sorted({f.name for c in updated for f in dataclasses.fields(c)})
             raise RecbenchError(f"--set {key}: unknown setting; valid keys: {', '.join(valid)}")
         for i in owners:

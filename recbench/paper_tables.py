@@ -306,7 +306,7 @@ def lm_settings_line(comparable: ComparableSet) -> str | None:
             if record.model == "ctr-bert":
                 text += ", MiniLM towers fine-tuned"
             else:
-                rank = config.get("lora_rank", config.get("rank", "?"))
+                rank = config.get("lora_rank", "?")  # a RecLoRA record's old "rank" is read as lora_rank (RunRecord)
                 text = f"{train.get('backbone', '?')}, " + text + f", LoRA r {rank} on {','.join(train.get('lora_targets') or ['?'])}"
         by_text[text].append(display_name(label))
     if not by_text:

@@ -14,6 +14,13 @@ it. :meth:`RunRecord.to_dict` gives that object back exactly (``from_dict(d).to_
 keys this code does not know (an older or newer writer's) included, via ``extra``; so a record
 can be copied between stores without losing anything.
 
+Settings renamed since a run was recorded (declared by the model's config class,
+``RENAMED_SETTINGS`` / ``ADDED_SETTINGS``, see :mod:`recbench.config`) are migrated here, once,
+for every reader: ``config`` and ``overrides`` read under the current names, so an old run is
+the same run as a request that uses the new ones (plans, drift, tables), while ``to_dict``
+still writes back what the file says. Records on disk are never rewritten: old code may still
+be writing old names into the same store.
+
 Example:
     >>> r = RunRecord.from_dict({"run_id": "r1", "model": "din", "dataset": "synth", "seed": 2,
     ...                          "metrics": {"test": {"auc": 0.75, "logloss": 0.55, "rows": 10}},
@@ -37,6 +44,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from recbench.config import migrate_assignments, migrate_settings
 from recbench.errors import RecbenchError
 from recbench.records import StoreProblem, check_record, measured_overrides
 
@@ -192,10 +200,11 @@ class RunRecord:
     protocol_version: int | None = None
     #: split sizes (``train``, ``valid``, ``test``), users, items, ... of the protocol data
     data_summary: Mapping[str, Any] | None = None
-    #: the model's resolved settings and the trainer's (None in records made before they were kept)
+    #: the model's resolved settings and the trainer's (None in records made before they were kept);
+    #: ``config`` under the current setting names (renamed ones migrated, see the module docstring)
     config: Mapping[str, Any] | None = None
     train_config: Mapping[str, Any] | None = None
-    #: the ``--set key=value`` overrides as given (resource ones included)
+    #: the ``--set key=value`` overrides as given (resource ones included), under the current names
     overrides: tuple[str, ...] = ()
     metrics: Mapping[str, SplitMetrics] = field(default_factory=lambda: _EMPTY)
     epochs: tuple[Mapping[str, Any], ...] = ()
@@ -217,8 +226,11 @@ class RunRecord:
     #: keys the source object did not have, and keys in _NULL_IS_EMPTY it had as null (for to_dict)
     _absent: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     _null: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    #: ``config`` / ``overrides`` as written, where the migration to current names changed them (for to_dict)
+    _written: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._migrate()
         for name in _MAPPINGS:
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "overrides", tuple(self.overrides))
@@ -227,6 +239,20 @@ class RunRecord:
             object.__setattr__(self, "study", StudyTag.from_dict(self.study))
         metrics = {k: m if isinstance(m, SplitMetrics) else SplitMetrics.from_dict(m) for k, m in self.metrics.items()}
         object.__setattr__(self, "metrics", MappingProxyType(metrics))
+
+    def _migrate(self) -> None:
+        """Read ``config`` and ``overrides`` under the model's current setting names, keeping what was written."""
+        config_class = _config_class(self.model)
+        written: dict[str, Any] = {}
+        config = None if self.config is None else migrate_settings(self.config, config_class)
+        if config is not None and config != dict(self.config):
+            written["config"] = _plain(self.config)
+            object.__setattr__(self, "config", config)
+        overrides = migrate_assignments(self.overrides, config_class)
+        if overrides != tuple(self.overrides):
+            written["overrides"] = list(self.overrides)
+            object.__setattr__(self, "overrides", overrides)
+        object.__setattr__(self, "_written", MappingProxyType(written))
 
     def __hash__(self) -> int:
         return hash(self.run_id)  # run ids are unique; records are equal only with equal ids
@@ -261,6 +287,8 @@ class RunRecord:
         for name in FIELDS:
             if name in self._null:
                 out[name] = None
+            elif name in self._written:
+                out[name] = _plain(self._written[name])
             elif name not in self._absent:
                 out[name] = _plain(getattr(self, name))
         return {**out, **_plain(self.extra)}
@@ -322,6 +350,16 @@ class RunRecord:
         except (KeyError, TypeError, ValueError):
             return None
         return {"valid": (n_train, n_train + n_valid), "test": (n_train + n_valid, n_train + n_valid + n_test)}.get(split)
+
+
+def _config_class(model: str) -> type | None:
+    """The registered config class of ``model`` (its declared renames apply), None for a model not installed here."""
+    from recbench.registry import get_model  # deferred: loading the registry imports the model packages
+
+    try:
+        return get_model(model).config_class
+    except RecbenchError:
+        return None
 
 
 #: record.json's keys that are fields, in the order the runner writes them

@@ -25,7 +25,7 @@ import torch
 from rich.console import Console
 from safetensors.torch import save as save_weights
 
-from recbench.config import apply_overrides, to_dict
+from recbench.config import apply_overrides, legacy_settings, to_dict
 from recbench.ctr import FeatureSchema
 from recbench.errors import RecbenchError
 from recbench.metrics import evaluate
@@ -215,8 +215,7 @@ def _train_language_model(entry: ModelEntry, model_config: Any, train_config: An
     validate = None
     if len(valid_rows):
         validate = lambda: evaluate(data.labels(valid_rows), model.score(valid_rows))  # noqa: E731
-    settings = json.dumps([to_dict(model_config), to_dict(train_config), data.fingerprint.digest], sort_keys=True)
-    checkpoint_dir = store.root / "checkpoints" / f"{entry.name}-{data.dataset}-s{request.seed}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
+    checkpoint_dir = checkpoint_folder(store.root, entry.name, data, request.seed, model_config, train_config)
     result = model.fit(train_rows, data.labels(train_rows), checkpoint_dir, validate)
     splits = {"valid": valid_rows, "test": test_rows} if len(valid_rows) else {"test": test_rows}
     if request.purpose != "run":
@@ -279,3 +278,22 @@ def git_commit() -> str | None:
 def describe_data(data: ProtocolData) -> dict[str, Any]:
     """What ``recbench data info`` shows about a prepared dataset."""
     return {"dataset": data.dataset, "fingerprint": data.fingerprint.to_dict(), **data.summary()}
+
+
+def checkpoint_folder(root: Path, model: str, data: ProtocolData, seed: int, model_config: Any, train_config: Any) -> Path:
+    """Where a run keeps its resumable state: keyed by its model, dataset, seed and a hash of every setting.
+
+    A run killed before its model's settings were renamed (``RENAMED_SETTINGS``) left its state
+    under the hash of the old names; that folder is used when it exists and no current one does,
+    so the run resumes instead of starting over.
+    """
+    def folder(model_values: dict[str, Any]) -> Path:
+        settings = json.dumps([model_values, to_dict(train_config), data.fingerprint.digest], sort_keys=True)
+        return root / "checkpoints" / f"{model}-{data.dataset}-s{seed}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
+
+    current = folder(to_dict(model_config))
+    if not current.exists():
+        legacy = legacy_settings(to_dict(model_config), type(model_config))
+        if legacy is not None and legacy != to_dict(model_config) and folder(legacy).exists():
+            return folder(legacy)
+    return current

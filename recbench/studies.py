@@ -17,7 +17,7 @@ so they are ignored when deciding whether it is recorded.
 
 Example:
     >>> [r.overrides for r in plan_study("ablation", "ml-1m", profile="cpu")][:3]
-    [(), ('n_meta=1',), ('n_meta=1', 'rank=128')]
+    [(), ('n_meta=1',), ('n_meta=1', 'lora_rank=128')]
     >>> sorted({r.model for r in plan_study("sample_size", "ml-1m", profile="paper")})
     ['reclora', 'rella']
 """

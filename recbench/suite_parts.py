@@ -6,9 +6,9 @@ the code that reads it, so the report modules import these types and never the s
 file imports them to declare its paper. :class:`recbench.suites.Suite` bundles them.
 
 Example:
-    >>> v = Variant("w/o meta-LoRA", "reclora", ("n_meta=1", lambda: "rank=128"))
+    >>> v = Variant("w/o meta-LoRA", "reclora", ("n_meta=1", lambda: "lora_rank=128"))
     >>> v.settings()
-    ('n_meta=1', 'rank=128')
+    ('n_meta=1', 'lora_rank=128')
     >>> Group("ID-based", ("din", "sim"), "id").kind
     'id'
     >>> fig = Figure(4, "n_meta", "N_m", "fig4.png", setting="n_meta", models=("reclora",), values={"cpu": (1, 16)})

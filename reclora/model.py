@@ -4,9 +4,9 @@ Recommendation"), the recommender: SPEC 5 end to end.
 1. **Long-short retriever.** One shared retriever (:mod:`recbench.retrieval`, LM item vectors)
    serves two views of each sample: the CRM reads the ``crm_history_length`` (60) behaviours of
    the user's whole history most similar to the target, and the prompt shows the
-   ``prompt_history_length`` (10) most similar ones, each re-sorted into time order. Either can
-   be switched to the most recent behaviours (``crm_history`` / ``prompt_history = recent``),
-   which is how the Table 3 ablations are expressed.
+   ``history_length`` (10) most similar ones, each re-sorted into time order. Either can be
+   switched to the most recent behaviours (``crm_history`` / ``history = recent``), which is
+   how the Table 3 ablations are expressed.
 2. **Few2Many.** Stage 1 (:mod:`reclora.crm`): a CRM trained on the full training split, declared
    as a prerequisite that the harness resolves from the run store (or trains and records first)
    and hands over frozen. Stage 2 (here): the personalized LoRA is tuned on the few-shot rows only;
@@ -24,15 +24,17 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
 
+from recbench.config import NON_NEGATIVE
 from recbench.errors import RecbenchError
-from recbench.lm.recommender import PromptRecommender
+from recbench.lm.recommender import PromptConfig, PromptRecommender
 from recbench.prerequisites import LoadedRun, Prerequisite
 from recbench.registry import register_model
 from recbench.run_record import RunRecord
@@ -42,30 +44,34 @@ from reclora.crm import crm_prerequisite, crm_representation, crm_spec
 
 
 @dataclass
-class RecLoRAConfig:
-    """RecLoRA's settings (SPEC 5; ML-1M values as defaults)."""
+class RecLoRAConfig(PromptConfig):
+    """RecLoRA's settings (SPEC 5; ML-1M values as defaults).
 
+    The prompt's settings are :class:`~recbench.lm.recommender.PromptConfig`'s, under its names
+    (the short retriever: ``history`` / ``history_length``; the adapter's ``lora_rank``,
+    ``lora_alpha`` and ``lora_dropout``, here the shape of every meta-LoRA), so the shared
+    prompt code reads RecLoRA like TALLRec and ReLLa; the rest are RecLoRA's own. Runs recorded
+    before these names kept the old ones (:data:`RENAMED_SETTINGS`): records are never
+    rewritten, they are read under the current names (:func:`recbench.config.migrate_settings`).
+    """
+
+    #: RecLoRA's prompt shows the retrieved behaviours (the short retriever; ``recent`` ablates it)
+    history: Literal["recent", "retrieved"] = "retrieved"
+    #: K behaviours in the prompt; 0 (no history) stays valid, as it was for the old name
+    history_length: int = field(default=10, metadata={"range": NON_NEGATIVE})
     n_meta: int = 16  # N_m meta-LoRAs per adapted layer
-    rank: int = 8
-    alpha: float = 16.0
     temperature: float = 5.0  # gate softmax temperature T
     gate_dropout: float = 0.1
     mixing: Literal["factors", "products"] = "factors"
     crm_history: Literal["retrieved", "recent"] = "retrieved"  # long retriever on / off
     crm_history_length: int = 60
-    prompt_history: Literal["retrieved", "recent"] = "retrieved"  # short retriever on / off
-    prompt_history_length: int = 10
-    item_vectors: str = "lm"  # the shared retriever's item vectors
-    style: Literal["chat", "alpaca"] = "chat"
 
-    # the names PromptRecommender reads for the prompt's history
-    @property
-    def history(self) -> str:
-        return self.prompt_history
-
-    @property
-    def history_length(self) -> int:
-        return self.prompt_history_length
+    #: the declared migration: old setting name -> current name (runs recorded before the rename use the old)
+    RENAMED_SETTINGS: ClassVar[Mapping[str, str]] = MappingProxyType({
+        "prompt_history": "history", "prompt_history_length": "history_length", "rank": "lora_rank", "alpha": "lora_alpha",
+    })  # fmt: skip
+    #: a setting old runs did not record -> the value they ran with (the adapter's dropout was fixed at 0)
+    ADDED_SETTINGS: ClassVar[Mapping[str, Any]] = MappingProxyType({"lora_dropout": 0.0})
 
 
 @register_model("reclora", family="lm", display="RecLoRA")
@@ -105,7 +111,7 @@ class RecLoRA(PromptRecommender):
     def adapter_config(self) -> PersonalizedLoRAConfig:
         c = self.config
         return PersonalizedLoRAConfig(
-            n_meta=c.n_meta, rank=c.rank, alpha=c.alpha, dropout=0.0, gate_dropout=c.gate_dropout,
+            n_meta=c.n_meta, rank=c.lora_rank, alpha=c.lora_alpha, dropout=c.lora_dropout, gate_dropout=c.gate_dropout,
             temperature=c.temperature, mixing=c.mixing, condition_dim=self.crm_dim,
             target_modules=tuple(self.lm_config.lora_targets),
         )  # fmt: skip

@@ -99,7 +99,7 @@ def tiny_backbone(tokenizer: Any, seed: int = 0, **shape: Any) -> Any:
     return Backbone("tiny-llama", tiny_llama(tokenizer, seed, **shape), tokenizer, torch.device("cpu"))
 
 
-def tiny_tallrec(tokenizer: Any, data: Any, seed: int = 0, history_length: int = 5, rank: int = 4,
+def tiny_tallrec(tokenizer: Any, data: Any, seed: int = 0, history_length: int = 5, lora_rank: int = 4,
                  shape: dict[str, Any] | None = None, style: str = "alpaca", **train: Any) -> Any:  # fmt: skip
     """TALLRec (LoRA r=4) on a fresh tiny Llama; ``train`` overrides LMTrainConfig fields."""
     from baselines.tallrec import TALLRec, TALLRecConfig
@@ -107,7 +107,7 @@ def tiny_tallrec(tokenizer: Any, data: Any, seed: int = 0, history_length: int =
 
     backbone = tiny_backbone(tokenizer, seed, **(shape or {}))
     torch.manual_seed(seed + 1)  # LoRA's A matrices are drawn when the adapter is attached
-    config = TALLRecConfig(history_length=history_length, lora_rank=rank, lora_alpha=2.0 * rank, style=style)
+    config = TALLRecConfig(history_length=history_length, lora_rank=lora_rank, lora_alpha=2.0 * lora_rank, style=style)
     return TALLRec(config, data, LMTrainConfig(device="cpu", **train), seed=seed, backbone=backbone)
 
 

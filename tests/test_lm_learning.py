@@ -52,7 +52,7 @@ def test_lora_loop_learns_a_rule_the_prompt_shows(tokenizer, data, style):  # no
     labels = rule_labels(data, rows)
     assert labels.mean() == 0.5
     model = tiny_tallrec(
-        tokenizer, data, history_length=HISTORY, rank=8, shape={"hidden": 64, "init_range": 0.2}, style=style,
+        tokenizer, data, history_length=HISTORY, lora_rank=8, shape={"hidden": 64, "init_range": 0.2}, style=style,
         batch_size=8, micro_batch_size=8, lr=1e-2, epochs=25, warmup_ratio=0.05, checkpoint_every=0,
         lora_targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
     )  # fmt: skip

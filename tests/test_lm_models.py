@@ -108,8 +108,8 @@ def tiny_reclora(tokenizer, data, crm=None, store=None, n_meta: int = 2, seed: i
     from reclora.model import RecLoRA, RecLoRAConfig
 
     config = RecLoRAConfig(
-        n_meta=n_meta, rank=4, alpha=8.0, gate_dropout=0.0, crm_history_length=10,
-        prompt_history_length=3, item_vectors="genre",
+        n_meta=n_meta, lora_rank=4, lora_alpha=8.0, gate_dropout=0.0, crm_history_length=10,
+        history_length=3, item_vectors="genre",
     )  # fmt: skip
     lm_config = LMTrainConfig(device="cpu", batch_size=4, micro_batch_size=2, eval_batch_size=4, lr=1e-2, checkpoint_every=0)
     backbone = tiny_backbone(tokenizer, seed)

@@ -71,10 +71,10 @@ def test_ablation_plan_matches_the_paper_variants():
     assert by_variant == {
         "full": (),
         "w/o meta-LoRA": ("n_meta=1",),
-        "w/o meta-LoRA (same param)": ("n_meta=1", "rank=128"),
+        "w/o meta-LoRA (same param)": ("n_meta=1", "lora_rank=128"),
         "w/o long retriever": ("crm_history=recent",),
-        "w/o short retriever": ("prompt_history=recent",),
-        "w/o long-short retriever": ("crm_history=recent", "prompt_history=recent"),
+        "w/o short retriever": ("history=recent",),
+        "w/o long-short retriever": ("crm_history=recent", "history=recent"),
     }
     assert all(r.profile == "cpu" and r.study["name"] == "ablation" and r.purpose == "run" for r in plan)
 
@@ -91,7 +91,7 @@ def test_study_plans_carry_study_and_profile():
     assert sample_sizes("cpu") == (n // 8, n // 4, n // 2, n)
     timing = {r.study["variant"]: (r.model, r.overrides) for r in plan_study("time_per_sample", "goodreads")}
     assert timing["30/-"] == ("rella", ("history_length=30",))
-    assert timing["10/60"] == ("reclora", ("prompt_history_length=10", "crm_history_length=60"))
+    assert timing["10/60"] == ("reclora", ("history_length=10", "crm_history_length=60"))
     assert {r.profile for r in n_meta + sizes} == {"paper"} and {r.profile for r in history} == {"cpu"}
 
 
@@ -179,7 +179,7 @@ def test_ablate_and_study_dry_runs_show_the_plan(store):
     result = invoke("ablate", "--dataset", "synth", "--store", str(store.root), "--dry-run")
     assert result.exit_code == 0, result.output
     assert "6 planned runs: 1 already recorded, 5 to run" in result.output
-    assert "ablation=w/o meta-LoRA (same param)" in result.output and "n_meta=1 rank=128" in result.output
+    assert "ablation=w/o meta-LoRA (same param)" in result.output and "n_meta=1 lora_rank=128" in result.output
     result = invoke("study", "sample_size", "-d", "synth", "--profile", "paper", "--seed", "0", "--seed", "1",
                     "--store", str(store.root), "--dry-run")  # fmt: skip
     assert "24 planned runs: 0 already recorded, 24 to run" in result.output and "n_train=70000" in result.output

@@ -5,10 +5,11 @@ Table 2's groups, which overrides make each ablation, which values each figure s
 numbers the paper reports) is declared here as data; the plans, tables, figures and claims read
 it through :class:`recbench.suites.Suite`. Another paper is another file like this one.
 
-Settings are ``--set`` overrides of the model configs (names agreed with the LM layer and
-RecLoRA): ``n_meta``, ``rank``, ``crm_history`` / ``prompt_history`` (``recent`` for the
-ablations), ``crm_history_length``, ``prompt_history_length``, ``history_length`` (ReLLa's
-text history) and ``n_train`` (few-shot size).
+Settings are ``--set`` overrides of the model configs (RecLoRA's prompt settings are the LM
+layer's :class:`~recbench.lm.recommender.PromptConfig` names): ``n_meta``, ``lora_rank``,
+``crm_history`` / ``history`` (``recent`` for the ablations), ``crm_history_length``,
+``history_length`` (the text history of ReLLa's and RecLoRA's prompts) and ``n_train``
+(few-shot size).
 
 Choices the paper leaves open (used by ``recbench ablate`` / ``study`` / ``reproduce``):
 
@@ -17,7 +18,7 @@ Choices the paper leaves open (used by ``recbench ablate`` / ``study`` / ``repro
 * Figure 6 spans 2,048 to 70,000 samples and the text singles out 10,000, so the paper
   profile uses 2,048 / 4,096 / 10,000 / 20,000 / 40,000 / 70,000. The cpu profile uses 1/8,
   1/4, 1/2 and all of its own few-shot size (``n_train`` of the cpu profile, 1,024).
-* "w/o meta-LoRA (same param)" is one LoRA of rank ``rank * n_meta`` of the full config
+* "w/o meta-LoRA (same param)" is one LoRA of rank ``lora_rank * n_meta`` of the full config
   (8 x 16 = 128 in the paper); the registered RecLoRA config's defaults are used when it is
   available.
 * Table 4's rows "text/ID": ReLLa varies its text history, RecLoRA its CRM's ID history.
@@ -36,7 +37,7 @@ Example:
     >>> PAPER_TABLE2["ML-1M"]["reclora"], PUBLISHED.column("ml-100k"), PUBLISHED.column("synth") is None
     ((0.8141, 0.5248), ('ML-1M', False), True)
     >>> time_request("30/-"), time_request("10/60")
-    (('rella', ('history_length=30',)), ('reclora', ('prompt_history_length=10', 'crm_history_length=60')))
+    (('rella', ('history_length=30',)), ('reclora', ('history_length=10', 'crm_history_length=60')))
     >>> [c.text for c in TABLE2_CLAIMS][:2]
     ['RecLoRA beats ReLLa (same backbone)', 'ReLLa beats TALLRec (same backbone)']
 """
@@ -72,17 +73,15 @@ PAPER_N_META = 16
 def same_param_override() -> str:
     """The single LoRA's rank setting that matches the full RecLoRA's trainable parameters (r x N_m).
 
-    Read from the registered RecLoRA config when there is one (its rank field may be called
-    ``rank`` or ``lora_rank``); otherwise the paper's 8 x 16.
+    Read from the registered RecLoRA config when there is one; otherwise the paper's 8 x 16.
     """
     try:
         from recbench.registry import get_model
 
         config = get_model("reclora").config_class()
-        key = "rank" if hasattr(config, "rank") else "lora_rank"
-        return f"{key}={int(getattr(config, key)) * int(config.n_meta)}"
+        return f"lora_rank={int(config.lora_rank) * int(config.n_meta)}"
     except (RecbenchError, AttributeError, TypeError, ValueError):
-        return f"rank={PAPER_RANK * PAPER_N_META}"
+        return f"lora_rank={PAPER_RANK * PAPER_N_META}"
 
 
 ABLATIONS = VariantTable("ablation", (
@@ -90,8 +89,8 @@ ABLATIONS = VariantTable("ablation", (
     Variant("w/o meta-LoRA", "reclora", ("n_meta=1",)),
     Variant("w/o meta-LoRA (same param)", "reclora", ("n_meta=1", same_param_override)),
     Variant("w/o long retriever", "reclora", ("crm_history=recent",)),
-    Variant("w/o short retriever", "reclora", ("prompt_history=recent",)),
-    Variant("w/o long-short retriever", "reclora", ("crm_history=recent", "prompt_history=recent")),
+    Variant("w/o short retriever", "reclora", ("history=recent",)),
+    Variant("w/o long-short retriever", "reclora", ("crm_history=recent", "history=recent")),
 ))  # fmt: skip
 
 # --------------------------------------------------------------------------- Table 4
@@ -102,7 +101,7 @@ def time_request(variant: str) -> tuple[str, tuple[str, ...]]:
     text, ident = parse_time_variant(variant)
     if ident is None:
         return "rella", (f"history_length={text}",)
-    return "reclora", (f"prompt_history_length={text}", f"crm_history_length={ident}")
+    return "reclora", (f"history_length={text}", f"crm_history_length={ident}")
 
 
 #: Table 4 rows "text/ID"
