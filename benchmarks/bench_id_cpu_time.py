@@ -7,9 +7,9 @@ Why CPU time: wall-clock throughput on a machine that is also running long LM jo
 tens of percent between repeats of identical code, because the timed process is descheduled.
 One torch thread's ``time.process_time`` counts only the time it actually ran, so alternating
 old and new processes gives a usable ratio (cache and memory-bandwidth contention remain, so
-repeat the pair). It times 45 training steps of batch 256 (after 5 warm-up steps) through the
-loop's own batch generator and fused/unfused AdamW choice, then scoring of 19 batches of 1,024
-test rows, on ml-1m-u2999 (``--set``-style ``key=value`` arguments after the model name).
+repeat the pair). It times 20 training steps at the model's batch size (1,024 by default,
+``batch_size=...`` to change it; after 3 warm-up steps) through the loop's own batch generator
+and fused/unfused AdamW choice, then scoring of 19 batches of 1,024 test rows, on ml-1m-u2999 (``--set``-style ``key=value`` arguments after the model name).
 """
 
 from __future__ import annotations
@@ -39,12 +39,13 @@ def main(name: str, overrides: tuple[str, ...]) -> None:
     torch.set_num_threads(1)
     data = load_protocol("ml-1m-u2999", DATA)
     entry = get_model(name)
-    model_config, _ = resolve_configs(entry, overrides)
+    model_config, train_config = resolve_configs(entry, overrides)
+    size = train_config.batch_size
     seed_everything(0)
     model = entry.cls(model_config, FeatureSchema.from_data(data))
     device = torch.device("cpu")
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused_adamw(device))
-    train = list(batches(data, model, data.split_rows("train")[: 256 * 50], 256, device))
+    train = list(batches(data, model, data.split_rows("train")[: size * 23], size, device))
     model.train()
 
     def step(batch) -> None:
@@ -53,12 +54,12 @@ def main(name: str, overrides: tuple[str, ...]) -> None:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    for batch in train[:5]:
+    for batch in train[:3]:
         step(batch)
     started = time.process_time()
-    for batch in train[5:]:
+    for batch in train[3:]:
         step(batch)
-    train_rate = 256 * len(train[5:]) / (time.process_time() - started)
+    train_rate = size * len(train[3:]) / (time.process_time() - started)
     model.eval()
     test = list(batches(data, model, data.split_rows("test")[: 1024 * 20], 1024, device))
     with torch.no_grad():

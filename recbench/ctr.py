@@ -16,7 +16,19 @@ from torch import nn
 
 from recbench.batches import IDBatch, recent_positions
 from recbench.nn import align_right, embed_distinct, masked_mean_lookup, pooled_distinct
+from recbench.row_gather import gather_rows
 from recbench.protocol import ITEM_FIELDS, ProtocolData
+
+
+@dataclass(frozen=True)
+class BehaviourWindow:
+    """A batch's embedded behaviour windows (see :meth:`CTRModel.behaviour_window`)."""
+
+    items: torch.Tensor  # [B, L, F_item * D], padding zeroed
+    full: torch.Tensor  # [B, L, (F_item + 1) * D]: items and the rating token
+    #: while training: the batch's distinct items [U, F_item * D] and each position's row [B, L]
+    item_table: torch.Tensor | None = None
+    item_index: torch.Tensor | None = None
 
 
 @dataclass
@@ -84,10 +96,10 @@ class CTRModel(nn.Module):
         return self.item_dim + self.config.embed_dim
 
     def embed_user(self, batch: IDBatch) -> torch.Tensor:
-        return self.embedding(batch.user).flatten(1)  # [B, F_user * D]
+        return gather_rows(self.embedding.weight, batch.user).flatten(1)  # [B, F_user * D]
 
     def embed_target(self, batch: IDBatch) -> torch.Tensor:
-        return self.embedding(batch.item).flatten(1)  # [B, F_item * D]
+        return gather_rows(self.embedding.weight, batch.item).flatten(1)  # [B, F_item * D]
 
     def embed_behaviours(self, batch: IDBatch, newest_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Item part [B, L, F_item * D] and full behaviour [B, L, (F_item + 1) * D], padding zeroed.
@@ -95,22 +107,32 @@ class CTRModel(nn.Module):
         With ``newest_last`` the windows are left-padded instead (:func:`~recbench.nn.align_right`):
         the newest behaviour sits at index L - 1, for models whose weights are tied to positions.
         """
+        window = self.behaviour_window(batch, newest_last)
+        return window.items, window.full
+
+    def behaviour_window(self, batch: IDBatch, newest_last: bool = False) -> BehaviourWindow:
+        """:meth:`embed_behaviours` plus, while training, the distinct-item table the window indexes.
+
+        Training embeds each distinct item / rating token of the batch once and indexes it, so the
+        embedding backward scatters U rows, not B x L x F (:func:`~recbench.nn.embed_distinct`);
+        both are pure gathers, so the values equal the direct lookup used when scoring. A model
+        that applies a per-item linear map to every behaviour (DIN's attention) can apply it to
+        the U table rows instead of the B x L window.
+        """
         item_ids, rating_ids, valid = batch.hist_item, batch.hist_rating, batch.hist_mask
         if newest_last:
             lengths = batch.hist_len
             item_ids, rating_ids, valid = (align_right(t, lengths) for t in (item_ids, rating_ids, valid))
+        item_table = item_index = None
         if torch.is_grad_enabled():
-            # training: embed each distinct item / rating token of the batch once, then index, so the
-            # embedding backward scatters U rows, not B x L x F (recbench.nn.embed_distinct); both are
-            # pure gathers, so the values are identical to the direct lookup used when scoring
             item_table, item_index = embed_distinct(self.embedding.weight, item_ids)
             rating_table, rating_index = embed_distinct(self.embedding.weight, rating_ids.unsqueeze(-1))
-            items, ratings = item_table[item_index], rating_table[rating_index]
+            items, ratings = gather_rows(item_table, item_index), gather_rows(rating_table, rating_index)
         else:
             items, ratings = self.embedding(item_ids).flatten(2), self.embedding(rating_ids)
         mask = valid.unsqueeze(-1).to(items.dtype)
         items = items * mask
-        return items, torch.cat([items, ratings * mask], dim=-1)
+        return BehaviourWindow(items, torch.cat([items, ratings * mask], dim=-1), item_table, item_index)
 
     @property
     def n_fields(self) -> int:
@@ -128,7 +150,7 @@ class CTRModel(nn.Module):
         weights as one more column, so both come from a single lookup.
         """
         weight = self.embedding.weight if weight is None else weight
-        direct = torch.nn.functional.embedding(torch.cat([batch.user, batch.item], dim=1), weight)  # [B, F_user + F_item, D]
+        direct = gather_rows(weight, torch.cat([batch.user, batch.item], dim=1))  # [B, F_user + F_item, D]
         if not torch.is_grad_enabled():  # scoring: no backward to save, so one bag per (sample, field) is cheaper
             history = torch.cat([batch.hist_item, batch.hist_rating.unsqueeze(-1)], dim=-1)
             return torch.cat([direct, masked_mean_lookup(weight, history, batch.hist_mask)], dim=1)

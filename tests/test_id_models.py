@@ -111,3 +111,46 @@ def test_target_attention_equals_the_explicit_concatenation():
     full = torch.ones_like(mask)
     expected_full = (att.score(explicit).squeeze(-1).unsqueeze(-1) * h).sum(1)
     torch.testing.assert_close(att(t, h, h, full), expected_full)  # nothing to skip: the unpacked path
+
+
+def test_target_attention_with_a_key_table_equals_the_per_behaviour_keys():
+    """DIN's attention may project the batch's distinct keys once (key_table / key_index): same outputs, same gradients."""
+    torch.manual_seed(0)
+    att = TargetAttention(key_dim=6, hidden=(8, 4))
+    table = torch.randn(7, 6)
+    index = torch.randint(0, 7, (3, 5))
+    t, mask = torch.randn(3, 6), torch.rand(3, 5) > 0.3
+    for m in (mask, torch.ones_like(mask)):
+        keys = table[index] * m.unsqueeze(-1)
+        plain = att(t, keys, keys, m)
+        grad_plain = torch.autograd.grad(plain.sum(), att.first.weight)[0]
+        tabled = att(t, keys, keys, m, table, index)
+        grad_tabled = torch.autograd.grad(tabled.sum(), att.first.weight)[0]
+        torch.testing.assert_close(tabled, plain, atol=1e-6, rtol=0)
+        torch.testing.assert_close(grad_tabled, grad_plain, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("rows,shape,width", [(50, (6, 9), 4), (3, (4, 30), 2), (200, (5,), 3)])
+def test_row_gathers_match_torch_lookups_in_value_and_gradient(rows, shape, width):
+    """recbench.row_gather: the gather's gradient is bit-identical to torch's; the pool's agrees to float rounding."""
+    from recbench.row_gather import gather_rows, pool_rows
+
+    torch.manual_seed(0)
+    weight = torch.randn(rows, width, requires_grad=True)
+    index = torch.randint(0, rows, shape)
+    upstream = torch.randn(*shape, width)
+    ours = gather_rows(weight, index)
+    (grad_ours,) = torch.autograd.grad((ours * upstream).sum(), weight)
+    theirs = torch.nn.functional.embedding(index, weight)
+    (grad_theirs,) = torch.autograd.grad((theirs * upstream).sum(), weight)
+    assert torch.equal(ours, theirs) and torch.equal(grad_ours, grad_theirs)
+    if len(shape) == 2:
+        share = torch.rand(shape)
+        up = torch.randn(shape[0], width)
+        (grad_pool,) = torch.autograd.grad((pool_rows(weight, index, share) * up).sum(), weight)
+        bag = torch.nn.functional.embedding_bag(index, weight, mode="sum", per_sample_weights=share)
+        (grad_bag,) = torch.autograd.grad((bag * up).sum(), weight)
+        torch.testing.assert_close(pool_rows(weight, index, share), bag, atol=0, rtol=0)
+        torch.testing.assert_close(grad_pool, grad_bag, atol=1e-6, rtol=0)
+    with torch.no_grad():  # scoring: the plain lookup
+        assert torch.equal(gather_rows(weight, index), theirs)
