@@ -1,7 +1,7 @@
 """The layers point one way, checked on the source with ``ast`` so it stays that way.
 
     core (errors, devices, config, metrics, protocol, protocol_data, datasets, batches, text, retrieval,
-          registry, nn, ctr, records, run_record, prerequisites)
+          registry, nn, row_gather, ctr, records, run_record, prerequisites)
       <- lm (backbones, prompts, the LM loop) and the model packages (baselines/, reclora/)
       <- run (runner, prerequisite_runs, training, tuning, runstore, estimates, drift, run_claims, plans)
       <- report (compare, stats, row_significance, render, run_selection, suite_parts, paper_tables,
@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = {"errors", "devices", "config", "metrics", "protocol", "protocol_data", "datasets", "batches", "text", "retrieval", "registry", "nn", "ctr", "records", "run_record", "prerequisites"}
+CORE = {"errors", "devices", "config", "metrics", "protocol", "protocol_data", "datasets", "batches", "text", "retrieval", "registry", "nn", "row_gather", "ctr", "records", "run_record", "prerequisites"}
 UPPER = ("recbench.lm", "recbench.runner", "recbench.prerequisite_runs", "recbench.training", "recbench.tuning", "recbench.runstore",
          "recbench.estimates", "recbench.drift", "recbench.run_claims", "recbench.plans", "recbench.compare", "recbench.stats", "recbench.row_significance", "recbench.render", "recbench.paper_tables", "recbench.run_selection",
          "recbench.claims", "recbench.study_tables", "recbench.figures", "recbench.studies", "recbench.testing", "baselines",
