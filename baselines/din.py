@@ -57,6 +57,6 @@ class DIN(CTRModel):
     def forward(self, batch: IDBatch) -> CTROutput:
         target = self.embed_target(batch)
         window = self.behaviour_window(batch)
-        interest = self.attention(target, window.items, window.full, batch.hist_mask, window.item_table, window.item_index)
+        interest = self.attention(target, window.items, window.full, window.valid, window.item_table, window.item_index)
         hidden = self.mlp(torch.cat([self.embed_user(batch), target, interest], dim=-1))
         return CTROutput(self.out(hidden).squeeze(-1), hidden)

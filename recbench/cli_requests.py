@@ -51,7 +51,7 @@ def current_settings(settings: Iterable[str], model: str, note: Note = _quiet, n
         new = renames.get(key.strip())
         if new is not None and sep and key.strip() not in noted:
             noted.add(key.strip())
-            note(f"note: --set {key.strip()} is now called {new}; read as --set {new}={value.strip()}")
+            note(f"note: setting {key.strip()} is now called {new}; read as {new}={value.strip()}")
     return migrate_assignments(settings, config_class)
 
 

@@ -26,6 +26,7 @@ class BehaviourWindow:
 
     items: torch.Tensor  # [B, L, F_item * D], padding zeroed
     full: torch.Tensor  # [B, L, (F_item + 1) * D]: items and the rating token
+    valid: torch.Tensor  # [B, L] which positions hold a behaviour (right-aligned with newest_last)
     #: while training: the batch's distinct items [U, F_item * D] and each position's row [B, L]
     item_table: torch.Tensor | None = None
     item_index: torch.Tensor | None = None
@@ -132,7 +133,7 @@ class CTRModel(nn.Module):
             items, ratings = self.embedding(item_ids).flatten(2), self.embedding(rating_ids)
         mask = valid.unsqueeze(-1).to(items.dtype)
         items = items * mask
-        return BehaviourWindow(items, torch.cat([items, ratings * mask], dim=-1), item_table, item_index)
+        return BehaviourWindow(items, torch.cat([items, ratings * mask], dim=-1), valid, item_table, item_index)
 
     @property
     def n_fields(self) -> int:

@@ -188,6 +188,8 @@ class TargetAttention(nn.Module):
         # and the 4x-wide concatenation is never built. Same function, fewer FLOPs.
         # Only valid behaviours go through the MLP (a sixth of ML-1M's windows is padding); the
         # padded positions' scores are 0 (or -inf before a softmax) either way.
+        if (key_table is None) != (key_index is None):
+            raise ValueError("TargetAttention: key_table and key_index go together (pass both or neither)")
         batch, length = mask.shape
         flat = mask.reshape(-1)
         valid = None if bool(flat.all()) else flat.nonzero().squeeze(1)  # [V] indices into B * L

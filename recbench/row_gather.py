@@ -9,9 +9,11 @@ the output gradients at the positions that read ``u``. Grouping those positions 
 (a stable sort of the index, plus one offset per table row) turns the backward into a plain
 ``embedding_bag`` forward over the output gradient, which is torch's fast, vectorised kernel.
 
-The sum for each row runs over its positions in increasing order, which is the order torch's
-own backward kernels use, so the gradients are bit-identical to theirs (tested), and the
-results deterministic.
+The sum for each row runs over its positions in increasing order, so the results are
+deterministic. On CPU that is the order torch's embedding backward uses, so the gather's
+gradient is bit-identical to ``F.embedding``'s (tested); the pool's agrees with
+``embedding_bag``'s to float rounding (its kernel rounds the weighted products differently),
+and on CUDA both agree to float rounding.
 
 Example:
     >>> table = torch.arange(6.0).view(3, 2).requires_grad_()
@@ -92,6 +94,8 @@ def pool_rows(table: torch.Tensor, index: torch.Tensor, weights: torch.Tensor) -
     """
     if weights.requires_grad:
         raise ValueError("pool_rows: the weights are constants; pass weights.detach()")
+    if index.dim() != 2 or index.shape[1] == 0 or weights.shape != index.shape:
+        raise ValueError(f"pool_rows: index and weights must both be [B, L] with L >= 1, got {tuple(index.shape)} and {tuple(weights.shape)}")
     if not (torch.is_grad_enabled() and table.requires_grad):
         return F.embedding_bag(index, table, mode="sum", per_sample_weights=weights)
     return _PoolRows.apply(table, index, weights)

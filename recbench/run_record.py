@@ -226,7 +226,8 @@ class RunRecord:
     #: keys the source object did not have, and keys in _NULL_IS_EMPTY it had as null (for to_dict)
     _absent: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     _null: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
-    #: ``config`` / ``overrides`` as written, where the migration to current names changed them (for to_dict)
+    #: ``config`` / ``overrides`` as written, where the migration to current names changed them (for to_dict);
+    #: init=False, so rebuild a changed record with from_dict(to_dict()) rather than dataclasses.replace
     _written: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:

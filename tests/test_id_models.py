@@ -117,17 +117,21 @@ def test_target_attention_with_a_key_table_equals_the_per_behaviour_keys():
     """DIN's attention may project the batch's distinct keys once (key_table / key_index): same outputs, same gradients."""
     torch.manual_seed(0)
     att = TargetAttention(key_dim=6, hidden=(8, 4))
-    table = torch.randn(7, 6)
+    table = torch.randn(7, 6, requires_grad=True)
     index = torch.randint(0, 7, (3, 5))
     t, mask = torch.randn(3, 6), torch.rand(3, 5) > 0.3
     for m in (mask, torch.ones_like(mask)):
         keys = table[index] * m.unsqueeze(-1)
         plain = att(t, keys, keys, m)
-        grad_plain = torch.autograd.grad(plain.sum(), att.first.weight)[0]
+        grads_plain = torch.autograd.grad(plain.sum(), (att.first.weight, table))
+        keys = table[index] * m.unsqueeze(-1)
         tabled = att(t, keys, keys, m, table, index)
-        grad_tabled = torch.autograd.grad(tabled.sum(), att.first.weight)[0]
+        grads_tabled = torch.autograd.grad(tabled.sum(), (att.first.weight, table))
         torch.testing.assert_close(tabled, plain, atol=1e-6, rtol=0)
-        torch.testing.assert_close(grad_tabled, grad_plain, atol=1e-6, rtol=0)
+        for ours, theirs in zip(grads_tabled, grads_plain):
+            torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="go together"):
+        att(t, keys, keys, mask, table, None)
 
 
 @pytest.mark.parametrize("rows,shape,width", [(50, (6, 9), 4), (3, (4, 30), 2), (200, (5,), 3)])

@@ -158,7 +158,7 @@ def test_run_reads_an_old_set_name_under_the_new_one_with_a_note(tmp_path):
     args = ["run", "-m", "reclora", "-d", "synth", "--store", str(tmp_path / "runs"), "--set", "prompt_history=recent", "--set", "lr=-1"]
     result = runner.invoke(app, args)
     assert result.exit_code == 2  # the bad lr stops it before any data or backbone is loaded
-    assert "note: --set prompt_history is now called history; read as --set history=recent" in result.output
+    assert "note: setting prompt_history is now called history; read as history=recent" in result.output
     assert "--set lr=-1: expected" in result.output and "unknown setting" not in result.output
     other = runner.invoke(app, ["run", "-m", "din", "-d", "synth", "--store", str(tmp_path / "runs"), "--set", "prompt_history=recent"])
     assert other.exit_code == 2 and "--set prompt_history: unknown setting" in other.output  # not DIN's old name
@@ -170,7 +170,7 @@ def test_a_plan_reads_an_old_set_name_under_the_new_one_noted_once(tmp_path):
     args = ["ablate", "-d", "synth", "--store", str(store.root), "--dry-run", "--set", "prompt_history_length=10"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert result.output.count("note: --set prompt_history_length is now called history_length") == 1
+    assert result.output.count("note: setting prompt_history_length is now called history_length") == 1
     plan_lines = [line for line in result.output.splitlines() if line.startswith("reclora")]
     assert len(plan_lines) == 6 and all("history_length=10" in line and "prompt_" not in line for line in plan_lines)
     assert "recorded" in plan_lines[0]  # the old-name full run serves the new-name request
