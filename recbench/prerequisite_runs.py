@@ -18,7 +18,10 @@ Example (what the runner does before constructing a model)::
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Console
 from safetensors.torch import load_file
@@ -59,6 +62,17 @@ def find_recorded(store: RunStore, data: ProtocolData, need: Prerequisite, seed:
     return (same_seed or candidates)[-1]
 
 
+def _pinned_record(store: RunStore, data: ProtocolData, need: Prerequisite, run_id: str) -> RunRecord:
+    """The pinned run ``run_id``, checked to still serve ``need``."""
+    found = [r for r in store.records(model=need.model, purpose="run") if r.run_id == run_id]
+    if not found or found[0].digest != data.fingerprint.digest or not need.matches(found[0].config or {}) or not _has_weights(store, run_id):
+        raise RecbenchError(
+            f"this run started with {need.label} run {run_id} (its checkpoint's {PINNED_FILE} says so), which no longer "
+            f"serves as a {need.description} here (missing, without weights, or other data or settings); restore it, or delete the checkpoint to start over"
+        )
+    return found[0]
+
+
 def reload(store: RunStore, data: ProtocolData, need: Prerequisite, record: RunRecord) -> LoadedRun:
     """``record``'s model rebuilt from its settings and weights, frozen and in eval mode."""
     entry = get_model(need.model)
@@ -75,9 +89,44 @@ def reload(store: RunStore, data: ProtocolData, need: Prerequisite, record: RunR
     return LoadedRun(model=model, record=record)
 
 
+#: in a run's checkpoint folder: which recorded run served each prerequisite when the run started
+PINNED_FILE = "prerequisites.json"
+
+
+def read_pinned(checkpoint_dir: Path) -> dict[str, str]:
+    """The prerequisite run ids a checkpointed run started with ({} when there is none or it does not read).
+
+    Why: the newest matching run serves a new run, so a run killed and resumed after a newer
+    matching run was recorded would otherwise resume with another CRM than it trained with.
+    """
+    path = checkpoint_dir / PINNED_FILE
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
+
+
+def write_pinned(checkpoint_dir: Path, run_ids: dict[str, str]) -> None:
+    """Remember ``run_ids`` for :func:`read_pinned` (JSON, written whole or not at all)."""
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    staging = checkpoint_dir / f".{PINNED_FILE}.tmp"
+    staging.write_text(json.dumps(run_ids, sort_keys=True))
+    os.replace(staging, checkpoint_dir / PINNED_FILE)
+
+
+def clear_pinned(checkpoint_dir: Path) -> None:
+    """Forget the pins of a finished run (and its checkpoint folder, once that is empty)."""
+    (checkpoint_dir / PINNED_FILE).unlink(missing_ok=True)
+    try:
+        checkpoint_dir.rmdir()
+    except OSError:
+        pass  # not empty (the trainer's own files) or already gone
+
+
 def resolve_prerequisites(
     needs: tuple[Prerequisite, ...], data: ProtocolData, seed: int, store: RunStore, console: Console,
-    train: Trainer | None, threads: int = 0,
+    train: Trainer | None, threads: int = 0, pinned: dict[str, str] | None = None,
 ) -> dict[str, LoadedRun]:  # fmt: skip
     """Each of ``needs`` found in ``store`` (or trained through ``train`` and recorded), reloaded.
 
@@ -86,6 +135,10 @@ def resolve_prerequisites(
 
     ``threads`` (the requesting run's ``--set threads``) is passed on to a run trained here: it
     runs in the same process, and a lane limited to one thread must stay limited.
+
+    ``pinned`` (prerequisite name -> run id, from :func:`read_pinned`) names the run to use
+    instead of the newest match, for a resumed run; a pinned run that no longer serves (gone,
+    no weights, other data or settings) is an error, never a silent switch to another run.
     """
     loaded: dict[str, LoadedRun] = {}
     for need in needs:
@@ -93,7 +146,10 @@ def resolve_prerequisites(
         if entry.family != "id":  # only an ID run's weights can be rebuilt by reload()
             raise RecbenchError(f"prerequisite {need.name!r} is a {entry.family} model ({need.model}); only ID models can be prerequisites")
         stage = f"  {need.stage or 'prerequisite ' + need.name}"
-        record = find_recorded(store, data, need, seed)
+        if pinned and need.name in pinned:
+            record = _pinned_record(store, data, need, pinned[need.name])
+        else:
+            record = find_recorded(store, data, need, seed)
         if record is None and train is None:
             sets = "".join(f" --set {o}" for o in need.overrides)
             raise RecbenchError(

@@ -29,7 +29,7 @@ from recbench.config import apply_overrides, legacy_settings, to_dict
 from recbench.ctr import FeatureSchema
 from recbench.errors import RecbenchError
 from recbench.metrics import evaluate
-from recbench.prerequisite_runs import resolve_prerequisites
+from recbench.prerequisite_runs import clear_pinned, read_pinned, resolve_prerequisites, write_pinned
 from recbench.prerequisites import declared_prerequisites
 from recbench.protocol import PROTOCOL_VERSION, ProtocolData, load_protocol
 from recbench.registry import ModelEntry, get_model
@@ -208,15 +208,20 @@ def _train_language_model(entry: ModelEntry, model_config: Any, train_config: An
         return run_on_data(RunRequest(model, data.dataset, request.seed, None, overrides), data, store, console)
 
     extra = {}
+    checkpoint_dir = checkpoint_folder(store.root, entry.name, data, request.seed, model_config, train_config)
     needs = declared_prerequisites(entry.cls, model_config)
     if needs:  # found in the store(s) or trained and recorded now, then handed over loaded
-        extra["prerequisites"] = resolve_prerequisites(needs, data, request.seed, store, console, train_prerequisite, train_config.threads)
+        # a resumed run keeps the prerequisite runs it started with, even if newer ones were recorded since
+        pinned = read_pinned(checkpoint_dir)
+        extra["prerequisites"] = resolve_prerequisites(needs, data, request.seed, store, console, train_prerequisite, train_config.threads, pinned)
+        write_pinned(checkpoint_dir, {name: run.record.run_id for name, run in extra["prerequisites"].items()})
     model = entry.cls(model_config, data, train_config, seed=request.seed, store=store, console=console, **extra)
     validate = None
     if len(valid_rows):
         validate = lambda: evaluate(data.labels(valid_rows), model.score(valid_rows))  # noqa: E731
-    checkpoint_dir = checkpoint_folder(store.root, entry.name, data, request.seed, model_config, train_config)
     result = model.fit(train_rows, data.labels(train_rows), checkpoint_dir, validate)
+    if needs:
+        clear_pinned(checkpoint_dir)  # finished: a later run with the same settings resolves afresh
     splits = {"valid": valid_rows, "test": test_rows} if len(valid_rows) else {"test": test_rows}
     if request.purpose != "run":
         splits.pop("test")

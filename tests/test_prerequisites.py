@@ -85,3 +85,30 @@ def test_prerequisite_is_trained_recorded_then_reused(toy_model, data, tmp_path)
     assert f"toy stage 1: reusing recorded base run {base.run_id}" in out.getvalue()
     assert second.extra["base_run"] == base.run_id and len(store.records(model="din")) == 1
     assert second.test.auc == first.test.auc  # the same frozen weights score the same rows
+
+
+def test_a_resumed_run_keeps_the_prerequisite_it_started_with(toy_model, data, tmp_path, monkeypatch):
+    """A run killed after resolving its CRM resumes with that CRM, even if a newer matching run was recorded meanwhile."""
+    from recbench.prerequisite_runs import PINNED_FILE
+    from recbench.runner import RunRequest, run_on_data
+
+    store = RunStore(tmp_path / "runs")
+    request = RunRequest("toy-lm", "synth", 0, None, ("n_train=4", "n_valid=0", "n_test=16", "threads=1"))
+    quiet = Console(file=io.StringIO())
+
+    def killed(self, rows, labels, checkpoint_dir=None, validate=None):
+        raise KeyboardInterrupt  # the machine went away mid-training
+
+    monkeypatch.setattr(ToyLM, "fit", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_on_data(request, data, store, quiet)
+    (first,) = store.records(model="din")
+    (pin,) = (tmp_path / "runs" / "checkpoints").glob(f"*/{PINNED_FILE}")
+    newer = run_on_data(RunRequest("din", "synth", 0, None, (*BASE_OVERRIDES, "threads=1")), data, store, quiet)
+    assert newer.run_id != first.run_id
+    monkeypatch.undo()
+    monkeypatch.setitem(registry._MODELS, "toy-lm", registry.ModelEntry("toy-lm", "lm", ToyLM, "toy", "Toy"))
+    resumed = run_on_data(request, data, store, quiet)
+    assert resumed.extra["base_run"] == first.run_id  # pinned, not the newest match
+    assert not pin.exists()  # finished: the pin is gone
+    assert not list((tmp_path / "runs" / "checkpoints").glob("*"))  # and the empty checkpoint folder
