@@ -50,7 +50,9 @@ SuiteOption = typer.Option(
 
 def print_note(line: str) -> None:
     """One line for the user on stderr (e.g. a renamed ``--set`` setting read under its new name)."""
-    err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+    from recbench.cli_requests import console_note
+
+    console_note(err_console)(line)
 
 
 def user_errors(command: Callable) -> Callable:

@@ -66,15 +66,12 @@ def carry_out_study(
     its other studies (``study``). Returns False when a run failed or is still missing (the
     command exits 2); a dry run only prints, so it is never a failure.
     """
-    from recbench.cli_requests import ablation_study, check_study_name, study_plan, suite_named
+    from recbench.cli_requests import ablation_study, check_study_name, console_note, study_plan, suite_named
 
     chosen = suite_named(suite)
     if name is None:
         name = ablation_study(chosen)
     else:
         check_study_name(name, chosen)
-    def note(line: str) -> None:  # a renamed --set setting read under its new name
-        err.print(line, markup=False, highlight=False, soft_wrap=True)
-
-    plan = study_plan(name, dataset, profile, seed, data_dir, settings, chosen, note)
+    plan = study_plan(name, dataset, profile, seed, data_dir, settings, chosen, console_note(err))
     return carry_out(plan, store, dry_run, keep_going, out, err) or dry_run

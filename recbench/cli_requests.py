@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from recbench.errors import RecbenchError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from recbench.registry import ModelEntry
     from recbench.runner import RunRequest
     from recbench.suites import Suite
@@ -26,6 +28,11 @@ Note = Callable[[str], None]
 
 def _quiet(_line: str) -> None:
     pass
+
+
+def console_note(console: Console) -> Note:
+    """A :data:`Note` that prints its line on ``console`` as written (no markup, no highlighting)."""
+    return lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def current_settings(settings: Iterable[str], model: str, note: Note = _quiet, noted: set[str] | None = None) -> tuple[str, ...]:

@@ -16,8 +16,8 @@ from torch import nn
 
 from recbench.batches import IDBatch, recent_positions
 from recbench.nn import align_right, embed_distinct, masked_mean_lookup, pooled_distinct
-from recbench.row_gather import gather_rows
 from recbench.protocol import ITEM_FIELDS, ProtocolData
+from recbench.row_gather import gather_rows
 
 
 @dataclass(frozen=True)

@@ -202,8 +202,10 @@ class TargetAttention(nn.Module):
         else:
             rows = key_index.reshape(-1) if valid is None else key_index.reshape(-1)[valid]
             per_key = gather_rows(key_table @ (w_h - w_d).T, rows)  # [V, H] from [U, H]
-        # one add: the product term's matmul accumulates onto the key and target terms
-        per_behaviour = torch.addmm(per_key + gather_rows(per_target, owner), gather_rows(target, owner) * keys, w_p.T)  # [V, H]
+        # the target and its term, gathered to their behaviours in one pass; then one add: the
+        # product term's matmul accumulates onto the key and target terms
+        owned_term, owned_target = gather_rows(torch.cat([per_target, target], dim=1), owner).split((per_target.shape[1], target.shape[1]), dim=1)
+        per_behaviour = torch.addmm(per_key + owned_term, owned_target * keys, w_p.T)  # [V, H]
         hidden = self.rest(self.dropout(torch.relu(per_behaviour)))
         packed = self.score(hidden).squeeze(-1)  # [V]
         scores = packed if valid is None else packed.new_zeros(batch * length).index_put((valid,), packed)

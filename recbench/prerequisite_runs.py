@@ -46,16 +46,19 @@ def _has_weights(store: RunStore, run_id: str) -> bool:
     return True
 
 
+def _serves(store: RunStore, data: ProtocolData, need: Prerequisite, record: RunRecord) -> bool:
+    """Whether recorded ``record`` can serve ``need`` on ``data``: same data and protocol, matching settings, weights kept."""
+    return (
+        record.digest == data.fingerprint.digest
+        and record.protocol_version == PROTOCOL_VERSION
+        and need.matches(record.config or {})
+        and _has_weights(store, record.run_id)
+    )
+
+
 def find_recorded(store: RunStore, data: ProtocolData, need: Prerequisite, seed: int) -> RunRecord | None:
     """The newest usable recorded run serving ``need`` (same seed first), or None."""
-    candidates = [
-        r
-        for r in store.records(model=need.model, purpose="run")
-        if r.digest == data.fingerprint.digest
-        and r.protocol_version == PROTOCOL_VERSION
-        and need.matches(r.config or {})
-        and _has_weights(store, r.run_id)
-    ]
+    candidates = [r for r in store.records(model=need.model, purpose="run") if _serves(store, data, need, r)]
     if not candidates:
         return None
     same_seed = [r for r in candidates if r.seed == seed]
@@ -65,10 +68,10 @@ def find_recorded(store: RunStore, data: ProtocolData, need: Prerequisite, seed:
 def _pinned_record(store: RunStore, data: ProtocolData, need: Prerequisite, run_id: str) -> RunRecord:
     """The pinned run ``run_id``, checked to still serve ``need``."""
     found = [r for r in store.records(model=need.model, purpose="run") if r.run_id == run_id]
-    if not found or found[0].digest != data.fingerprint.digest or not need.matches(found[0].config or {}) or not _has_weights(store, run_id):
+    if not found or not _serves(store, data, need, found[0]):
         raise RecbenchError(
             f"this run started with {need.label} run {run_id} (its checkpoint's {PINNED_FILE} says so), which no longer "
-            f"serves as a {need.description} here (missing, without weights, or other data or settings); restore it, or delete the checkpoint to start over"
+            f"serves as a {need.description} here (missing, without weights, or other data, protocol or settings); restore it, or delete the checkpoint to start over"
         )
     return found[0]
 

@@ -296,9 +296,9 @@ def checkpoint_folder(root: Path, model: str, data: ProtocolData, seed: int, mod
         settings = json.dumps([model_values, to_dict(train_config), data.fingerprint.digest], sort_keys=True)
         return root / "checkpoints" / f"{model}-{data.dataset}-s{seed}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
 
-    current = folder(to_dict(model_config))
-    if not current.exists():
-        legacy = legacy_settings(to_dict(model_config), type(model_config))
-        if legacy is not None and legacy != to_dict(model_config) and folder(legacy).exists():
-            return folder(legacy)
+    values = to_dict(model_config)
+    current = folder(values)
+    legacy = legacy_settings(values, type(model_config))
+    if not current.exists() and legacy not in (None, values) and folder(legacy).exists():
+        return folder(legacy)
     return current

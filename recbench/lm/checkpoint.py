@@ -115,14 +115,9 @@ class Checkpoint:
             return None
 
     def clear(self) -> None:
-        """Remove the finished run's folder: its state, and whatever else the run kept there (the
-        harness pins the run's prerequisite runs in it), so a later run with the same key starts clean."""
         for path in (self.path, self.tensors, self.path.with_suffix(".tmp"), self.tensors.with_suffix(".tmp")):
             path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
-            for path in self.directory.iterdir():
-                if path.is_file():
-                    path.unlink(missing_ok=True)
             self.directory.rmdir()
 
 
