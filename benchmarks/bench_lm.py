@@ -104,9 +104,11 @@ def main() -> None:
         started = time.perf_counter()
         probs = score(model, rows, args.batch, bucket, autocast=lm_config.autocast)
         results[bucket] = (len(rows) / (time.perf_counter() - started), probs)
-    same = np.allclose(results[False][1], results[True][1], atol=1e-5)
+    # Under bf16 autocast a prompt's score depends in the last bits on how much padding shares its
+    # batch, so the two orders agree to bf16 rounding, not exactly: print the largest difference.
+    gap = float(np.abs(np.asarray(results[False][1]) - np.asarray(results[True][1])).max())
     print(f"scoring, no bucketing : {results[False][0]:6.2f} prompts/s")
-    print(f"scoring, bucketing    : {results[True][0]:6.2f} prompts/s  ({results[True][0] / results[False][0]:.2f}x; same scores: {same})")
+    print(f"scoring, bucketing    : {results[True][0]:6.2f} prompts/s  ({results[True][0] / results[False][0]:.2f}x; largest score difference {gap:.1e})")
 
     flops = forward_flops(lm, lengths)
     loop_score = flops * results[True][0] / len(rows)
