@@ -10,6 +10,13 @@ old and new processes gives a usable ratio (cache and memory-bandwidth contentio
 repeat the pair). It times 20 training steps at the model's batch size (1,024 by default,
 ``batch_size=...`` to change it; after 3 warm-up steps) through the loop's own batch generator
 and fused/unfused AdamW choice, then scoring of 19 batches of 1,024 test rows, on ml-1m-u2999 (``--set``-style ``key=value`` arguments after the model name).
+
+How close to the machine: the model's final DNN (its :class:`~recbench.nn.MLP`, ``dnn`` or
+``mlp``, plus the logit layer) is then trained alone on random inputs of its own width, with the
+same batch, dropout and optimizer: dense GEMMs the sgemm kernels run near their peak. Its rate is
+an upper bound for any model that must run that DNN, and the printed share says how much of a
+step is the DNN and how much everything else (embedding reads and their gradients, interaction
+layers, the optimizer on the tables).
 """
 
 from __future__ import annotations
@@ -68,7 +75,38 @@ def main(name: str, overrides: tuple[str, ...]) -> None:
         for batch in test[1:]:
             model(batch)
     score_rate = 1024 * len(test[1:]) / (time.process_time() - started)
-    print(f"{name:8s} train {train_rate:8.0f}/cpu-s  score {score_rate:8.0f}/cpu-s")
+    line = f"{name:8s} train {train_rate:8.0f}/cpu-s  score {score_rate:8.0f}/cpu-s"
+    dnn = getattr(model, "dnn", None) or getattr(model, "mlp", None)
+    if dnn is not None and hasattr(model, "out"):
+        bound = dnn_train_rate(dnn, size, fused_adamw(device))
+        line += f"  | its DNN alone ({dnn.layers[0].in_features}->{dnn.output_dim}) {bound:8.0f}/cpu-s: the step runs at {train_rate / bound:.0%} of it"
+    print(line)
+
+
+def dnn_train_rate(dnn: torch.nn.Module, size: int, fused: bool, steps: int = 20) -> float:
+    """Samples per CPU-second of training ``dnn`` plus a logit layer alone on random [size, in] inputs."""
+    import copy
+
+    mlp = copy.deepcopy(dnn).train()
+    head = torch.nn.Linear(mlp.output_dim, 1)
+    params = [*mlp.parameters(), *head.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=1e-3, fused=fused)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(size, mlp.layers[0].in_features, generator=generator, requires_grad=True)
+    y = torch.randint(0, 2, (size,), generator=generator).float()
+
+    def step() -> None:
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(head(mlp(x)).squeeze(-1), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    for _ in range(3):
+        step()
+    started = time.process_time()
+    for _ in range(steps):
+        step()
+    return size * steps / (time.process_time() - started)
 
 
 if __name__ == "__main__":
