@@ -11,12 +11,13 @@ repeat the pair). It times 20 training steps at the model's batch size (1,024 by
 ``batch_size=...`` to change it; after 3 warm-up steps) through the loop's own batch generator
 and fused/unfused AdamW choice, then scoring of 19 batches of 1,024 test rows, on ml-1m-u2999 (``--set``-style ``key=value`` arguments after the model name).
 
-How close to the machine: the model's final DNN (its :class:`~recbench.nn.MLP`, ``dnn`` or
-``mlp``, plus the logit layer) is then trained alone on random inputs of its own width, with the
-same batch, dropout and optimizer: dense GEMMs the sgemm kernels run near their peak. Its rate is
-an upper bound for any model that must run that DNN, and the printed share says how much of a
-step is the DNN and how much everything else (embedding reads and their gradients, interaction
-layers, the optimizer on the tables).
+How close to the machine: the model's dense layers are then trained alone on random inputs of
+their own shapes, with the same batch, dropout and optimizer: its final DNN (``dnn`` or ``mlp``)
+and, for DIN / SIM, the per-behaviour part of the activation unit on as many rows as the batches
+hold valid behaviours. Those are dense GEMMs the sgemm kernels run near their peak, so their
+combined rate bounds any implementation of the same model, and the printed share says how much of
+a step they are and how much everything else (embedding reads and their gradients, the FM /
+interaction terms, the optimizer on the tables).
 """
 
 from __future__ import annotations
@@ -76,24 +77,39 @@ def main(name: str, overrides: tuple[str, ...]) -> None:
             model(batch)
     score_rate = 1024 * len(test[1:]) / (time.process_time() - started)
     line = f"{name:8s} train {train_rate:8.0f}/cpu-s  score {score_rate:8.0f}/cpu-s"
+    fused = fused_adamw(device)
+    parts = []  # (what, samples per CPU-second of that part trained alone)
     dnn = getattr(model, "dnn", None) or getattr(model, "mlp", None)
     if dnn is not None and hasattr(model, "out"):
-        bound = dnn_train_rate(dnn, size, fused_adamw(device))
-        line += f"  | its DNN alone ({dnn.layers[0].in_features}->{dnn.output_dim}) {bound:8.0f}/cpu-s: the step runs at {train_rate / bound:.0%} of it"
+        widths = tuple(layer.out_features for layer in dnn.layers if isinstance(layer, torch.nn.Linear))
+        parts.append((f"DNN {dnn.layers[0].in_features}->{widths}", mlp_train_rate(dnn.layers[0].in_features, widths, model.config.dropout, size, 1.0, fused)))
+    attention = getattr(model, "attention", None)
+    if attention is not None and hasattr(attention, "first"):
+        # the part of DIN's activation unit that runs per behaviour: the product term t * h through
+        # the first layer, then the rest of the MLP; the t and h terms are per sample / per distinct key
+        per_sample = float(torch.cat([b.hist_mask for b in train[3:]]).sum(1).float().mean())
+        widths = (attention.first.out_features, *(l.out_features for l in attention.rest.layers if isinstance(l, torch.nn.Linear)), 1)
+        parts.append((f"attention MLP {attention.key_dim}->{widths} on {per_sample:.1f} behaviours/sample",
+                      mlp_train_rate(attention.key_dim, widths[:-1], 0.0, size, per_sample, fused)))
+    if parts:
+        bound = 1.0 / sum(1.0 / rate for _, rate in parts)
+        alone = "; ".join(f"{what} {rate:,.0f}/cpu-s" for what, rate in parts)
+        line += f"\n         alone: {alone}; together {bound:,.0f}/cpu-s: the step runs at {train_rate / bound:.0%} of its dense layers' rate"
     print(line)
 
 
-def dnn_train_rate(dnn: torch.nn.Module, size: int, fused: bool, steps: int = 20) -> float:
-    """Samples per CPU-second of training ``dnn`` plus a logit layer alone on random [size, in] inputs."""
-    import copy
+def mlp_train_rate(in_dim: int, widths: tuple[int, ...], dropout: float, size: int, rows_per_sample: float, fused: bool, steps: int = 10) -> float:
+    """Samples per CPU-second of training a bare MLP ``in_dim -> widths -> 1`` on random inputs,
+    ``rows_per_sample`` input rows per sample (the behaviours of an attention unit), batch ``size``."""
+    from recbench.nn import MLP
 
-    mlp = copy.deepcopy(dnn).train()
+    mlp = MLP(in_dim, widths, dropout)
     head = torch.nn.Linear(mlp.output_dim, 1)
-    params = [*mlp.parameters(), *head.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=1e-3, fused=fused)
+    optimizer = torch.optim.AdamW([*mlp.parameters(), *head.parameters()], lr=1e-3, fused=fused)
     generator = torch.Generator().manual_seed(0)
-    x = torch.randn(size, mlp.layers[0].in_features, generator=generator, requires_grad=True)
-    y = torch.randint(0, 2, (size,), generator=generator).float()
+    rows = max(1, round(size * rows_per_sample))
+    x = torch.randn(rows, in_dim, generator=generator, requires_grad=True)
+    y = torch.randint(0, 2, (rows,), generator=generator).float()
 
     def step() -> None:
         loss = torch.nn.functional.binary_cross_entropy_with_logits(head(mlp(x)).squeeze(-1), y)
@@ -101,7 +117,7 @@ def dnn_train_rate(dnn: torch.nn.Module, size: int, fused: bool, steps: int = 20
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    for _ in range(3):
+    for _ in range(2):
         step()
     started = time.process_time()
     for _ in range(steps):
