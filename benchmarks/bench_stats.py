@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recbench.stats import delong_test, paired_bootstrap_logloss  # noqa: E402
+from recbench.stats import delong_test, paired_bootstrap_logloss
 
 
 def peak_rss_mib() -> float:
