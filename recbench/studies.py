@@ -125,12 +125,53 @@ def plan_reproduce(
     extra: tuple[str, ...] = (),
     suite: Suite | None = None,
 ) -> list[RunRequest]:
-    """Everything behind a suite's tables and figures: Table 2 runs first, then each study."""
+    """Everything behind a suite's tables, claims and figures: Table 2 runs first, then the runs its
+    claims name beyond those rows (:func:`plan_claimed`), then each study."""
     suite = suite_or_default(suite)
     seeds = list(seeds)
     plan: list[RunRequest] = []
     for dataset in datasets:
         plan += plan_main(dataset, profile, seeds, data_dir, extra, suite)
+        plan += plan_claimed(dataset, profile, seeds, data_dir, extra, suite)
         for name in suite.studies:
             plan += plan_study(name, dataset, profile, seeds, data_dir, extra, suite)
     return plan
+
+
+def plan_claimed(
+    dataset: str,
+    profile: str = "cpu",
+    seeds: Iterable[int] = (0, 1, 2),
+    data_dir: Path | None = None,
+    extra: tuple[str, ...] = (),
+    suite: Suite | None = None,
+) -> list[RunRequest]:
+    """The runs Table 2's claims name that are not Table 2 rows: an entry ``model [k=v, ...]``
+    (the untrained backbone, a setting re-tested) is that model with those settings, per seed.
+
+    A run that trains on no rows (``n_train=0``) is the same at every seed, so it is planned once.
+
+    Example:
+        >>> [(r.model, r.overrides, r.seed) for r in plan_claimed("ml-1m", seeds=[0, 1])][:3]
+        [('rella', ('n_train=0',), 0), ('rella', ('item_vectors=cooccurrence',), 0), ('rella', ('item_vectors=cooccurrence',), 1)]
+    """
+    suite = suite_or_default(suite)
+    check_profile(profile, suite)
+    seeds = list(seeds)
+    entries = dict.fromkeys(e for claim in suite.claims for e in (claim.better, claim.worse) if " [" in e)
+    plan: list[RunRequest] = []
+    for entry in entries:
+        model, overrides = parse_entry(entry)
+        at = _study_profile(model, profile)
+        for seed in seeds[:1] if "n_train=0" in overrides else seeds:
+            plan.append(_request(model, dataset, seed, at, None, overrides, data_dir, extra))
+    return plan
+
+
+def parse_entry(entry: str) -> tuple[str, tuple[str, ...]]:
+    """A table entry's model and settings: ``"sim [item_vectors=lm, embed_dim=64]"`` ->
+    ``("sim", ("item_vectors=lm", "embed_dim=64"))`` (the inverse of the run labels)."""
+    model, _, rest = entry.partition(" [")
+    if not rest.endswith("]"):
+        raise RecbenchError(f"claim entry {entry!r}: expected 'model [key=value, ...]'")
+    return model, tuple(part.strip() for part in rest[:-1].split(", "))
