@@ -61,6 +61,17 @@ def test_reference_store_is_small_and_commits_only_evidence():
             assert path.stat().st_size < 5 * 2**20, path
 
 
+def test_every_committed_crm_is_committed_with_its_weights():
+    """A committed run that read another run's trained model (RecLoRA's CRM) can be re-checked or
+    resumed from a fresh clone: that run's record and ``model.safetensors`` are committed too."""
+    files = {p.relative_to(ROOT).as_posix() for p in tracked_store_files()}
+    for name in sorted(f for f in files if f.endswith("/record.json")):
+        crm = json.loads((ROOT / name).read_text()).get("crm") or {}
+        if crm.get("run_id"):
+            for part in ("record.json", "model.safetensors"):
+                assert f"leaderboards/runs/{crm['run_id']}/{part}" in files, f"{name}: its CRM's {part} is not committed"
+
+
 @pytest.mark.parametrize("table", committed_tables(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_committed_table_is_rebuilt_exactly_from_the_committed_store(table, monkeypatch):
     monkeypatch.chdir(ROOT)
