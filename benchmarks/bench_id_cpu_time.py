@@ -11,13 +11,14 @@ repeat the pair). It times 20 training steps at the model's batch size (1,024 by
 ``batch_size=...`` to change it; after 3 warm-up steps) through the loop's own batch generator
 and fused/unfused AdamW choice, then scoring of 19 batches of 1,024 test rows, on ml-1m-u2999 (``--set``-style ``key=value`` arguments after the model name).
 
-How close to the machine: the model's dense layers are then trained alone on random inputs of
-their own shapes, with the same batch, dropout and optimizer: its final DNN (``dnn`` or ``mlp``)
-and, for DIN / SIM, the per-behaviour part of the activation unit on as many rows as the batches
-hold valid behaviours. Those are dense GEMMs the sgemm kernels run near their peak, so their
-combined rate bounds any implementation of the same model, and the printed share says how much of
-a step they are and how much everything else (embedding reads and their gradients, the FM /
-interaction terms, the optimizer on the tables).
+How close to the machine: the parts any implementation of the model must run are then timed
+alone, with the same batch, dropout and optimizer: its final DNN (``dnn`` or ``mlp``) on random
+inputs of its width; for DIN / SIM the per-behaviour part of the activation unit on as many rows
+as the batches hold valid behaviours; for the field models (DeepFM, AutoInt, DCNv2) the field
+embeddings' forward and backward (the lookups and the pooled history) on the timed batches. The
+dense layers are GEMMs the sgemm kernels run near their peak, so the parts' combined rate bounds
+the model's step, and the printed share says how much of a step is left to everything else
+(the FM / interaction terms, the optimizer on the tables, the loss).
 """
 
 from __future__ import annotations
@@ -91,11 +92,28 @@ def main(name: str, overrides: tuple[str, ...]) -> None:
         widths = (attention.first.out_features, *(l.out_features for l in attention.rest.layers if isinstance(l, torch.nn.Linear)), 1)
         parts.append((f"attention MLP {attention.key_dim}->{widths} on {per_sample:.1f} behaviours/sample",
                       mlp_train_rate(attention.key_dim, widths[:-1], 0.0, size, per_sample, fused)))
+    if name in FIELD_MODELS:  # the embedding lookups and history pooling every field model needs
+        parts.append(("field embeddings (lookups and pooled history)", field_embedding_rate(model, train[3:], size)))
     if parts:
         bound = 1.0 / sum(1.0 / rate for _, rate in parts)
         alone = "; ".join(f"{what} {rate:,.0f}/cpu-s" for what, rate in parts)
-        line += f"\n         alone: {alone}; together {bound:,.0f}/cpu-s: the step runs at {train_rate / bound:.0%} of its dense layers' rate"
+        line += f"\n         alone: {alone}; together {bound:,.0f}/cpu-s: the step runs at {train_rate / bound:.0%} of their combined rate"
     print(line)
+
+
+#: models whose input is :meth:`~recbench.ctr.CTRModel.field_embeddings` (DeepFM's one lookup
+#: also carries its first-order weights as one more column; timed here without it)
+FIELD_MODELS = ("deepfm", "autoint", "dcnv2")
+
+
+def field_embedding_rate(model: torch.nn.Module, train: list, size: int) -> float:
+    """Samples per CPU-second of :meth:`field_embeddings` forward and backward alone on the timed batches."""
+    model.train()
+    started = time.process_time()
+    for batch in train:
+        model.field_embeddings(batch).sum().backward()
+    model.zero_grad(set_to_none=True)
+    return size * len(train) / (time.process_time() - started)
 
 
 def mlp_train_rate(in_dim: int, widths: tuple[int, ...], dropout: float, size: int, rows_per_sample: float, fused: bool, steps: int = 10) -> float:
