@@ -16,9 +16,12 @@ alone, with the same batch, dropout and optimizer: its final DNN (``dnn`` or ``m
 inputs of its width; for DIN / SIM the per-behaviour part of the activation unit on as many rows
 as the batches hold valid behaviours; for the field models (DeepFM, AutoInt, DCNv2) the field
 embeddings' forward and backward (the lookups and the pooled history) on the timed batches. The
-dense layers are GEMMs the sgemm kernels run near their peak, so the parts' combined rate bounds
-the model's step, and the printed share says how much of a step is left to everything else
-(the FM / interaction terms, the optimizer on the tables, the loss).
+dense layers are GEMMs the sgemm kernels run near their peak, so the parts' combined rate is a
+ceiling for the model's step with those parts as they are implemented now, and the printed
+share says how much of a step is left to everything else (the FM / interaction terms, the
+optimizer on the tables, the loss). The parts are timed after the step, not interleaved with
+it: on a busy machine the share moves by tens of percent between repeats (88% and 110% for the
+same DeepFM), so repeat it and read the median.
 """
 
 from __future__ import annotations
@@ -78,27 +81,37 @@ def main(name: str, overrides: tuple[str, ...]) -> None:
             model(batch)
     score_rate = 1024 * len(test[1:]) / (time.process_time() - started)
     line = f"{name:8s} train {train_rate:8.0f}/cpu-s  score {score_rate:8.0f}/cpu-s"
-    fused = fused_adamw(device)
-    parts = []  # (what, samples per CPU-second of that part trained alone)
-    dnn = getattr(model, "dnn", None) or getattr(model, "mlp", None)
-    if dnn is not None and hasattr(model, "out"):
-        widths = tuple(layer.out_features for layer in dnn.layers if isinstance(layer, torch.nn.Linear))
-        parts.append((f"DNN {dnn.layers[0].in_features}->{widths}", mlp_train_rate(dnn.layers[0].in_features, widths, model.config.dropout, size, 1.0, fused)))
-    attention = getattr(model, "attention", None)
-    if attention is not None and hasattr(attention, "first"):
-        # the part of DIN's activation unit that runs per behaviour: the product term t * h through
-        # the first layer, then the rest of the MLP; the t and h terms are per sample / per distinct key
-        per_sample = float(torch.cat([b.hist_mask for b in train[3:]]).sum(1).float().mean())
-        widths = (attention.first.out_features, *(l.out_features for l in attention.rest.layers if isinstance(l, torch.nn.Linear)), 1)
-        parts.append((f"attention MLP {attention.key_dim}->{widths} on {per_sample:.1f} behaviours/sample",
-                      mlp_train_rate(attention.key_dim, widths[:-1], 0.0, size, per_sample, fused)))
-    if name in FIELD_MODELS:  # the embedding lookups and history pooling every field model needs
-        parts.append(("field embeddings (lookups and pooled history)", field_embedding_rate(model, train[3:], size)))
+    parts = dense_parts(name, model, train[3:], size, fused_adamw(device))
     if parts:
         bound = 1.0 / sum(1.0 / rate for _, rate in parts)
         alone = "; ".join(f"{what} {rate:,.0f}/cpu-s" for what, rate in parts)
         line += f"\n         alone: {alone}; together {bound:,.0f}/cpu-s: the step runs at {train_rate / bound:.0%} of their combined rate"
     print(line)
+
+
+def linear_widths(mlp: torch.nn.Module) -> tuple[int, ...]:
+    """The output widths of an :class:`~recbench.nn.MLP`'s linear layers, in order."""
+    return tuple(layer.out_features for layer in mlp.layers if isinstance(layer, torch.nn.Linear))
+
+
+def dense_parts(name: str, model: torch.nn.Module, train: list, size: int, fused: bool) -> list[tuple[str, float]]:
+    """(what, samples per CPU-second) of each part of ``model`` that any implementation must run, timed alone."""
+    parts = []
+    dnn = getattr(model, "dnn", None) or getattr(model, "mlp", None)
+    if dnn is not None and hasattr(model, "out"):
+        width = dnn.layers[0].in_features
+        parts.append((f"DNN {width}->{linear_widths(dnn)}", mlp_train_rate(width, linear_widths(dnn), model.config.dropout, size, 1.0, fused)))
+    attention = getattr(model, "attention", None)
+    if attention is not None and hasattr(attention, "first"):
+        # the part of DIN's activation unit that runs per behaviour: the product term t * h through
+        # the first layer, then the rest of the MLP; the t and h terms are per sample / per distinct key
+        per_sample = float(torch.cat([b.hist_mask for b in train]).sum(1).float().mean())
+        hidden = (attention.first.out_features, *linear_widths(attention.rest))
+        parts.append((f"attention MLP {attention.key_dim}->{hidden}->1 on {per_sample:.1f} behaviours/sample",
+                      mlp_train_rate(attention.key_dim, hidden, 0.0, size, per_sample, fused)))  # fmt: skip
+    if name in FIELD_MODELS:  # the embedding lookups and history pooling every field model needs
+        parts.append(("field embeddings (lookups and pooled history)", field_embedding_rate(model, train, size)))
+    return parts
 
 
 #: models whose input is :meth:`~recbench.ctr.CTRModel.field_embeddings` (DeepFM's one lookup

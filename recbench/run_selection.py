@@ -57,6 +57,15 @@ def variant_label(record: RunRecord) -> str:
     return f"{record.model} [{', '.join(measured)}]" if measured else record.model
 
 
+def parse_entry(entry: str) -> tuple[str, tuple[str, ...]]:
+    """A table entry's model and settings: ``"sim [item_vectors=lm, embed_dim=64]"`` ->
+    ``("sim", ("item_vectors=lm", "embed_dim=64"))`` (the inverse of :func:`variant_label`)."""
+    model, _, rest = entry.partition(" [")
+    if not rest.endswith("]"):
+        raise RecbenchError(f"claim entry {entry!r}: expected 'model [key=value, ...]'")
+    return model, tuple(part.strip() for part in rest[:-1].split(", "))
+
+
 def _default_settings(model: str) -> dict[str, Any]:
     """The registered model's default settings (empty for an unknown model)."""
     import dataclasses

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recbench.errors import RecbenchError
-from recbench.run_selection import suite_or_default
+from recbench.run_selection import parse_entry, suite_or_default
 
 if TYPE_CHECKING:
     from recbench.runner import RunRequest
@@ -167,11 +167,3 @@ def plan_claimed(
             plan.append(_request(model, dataset, seed, at, None, overrides, data_dir, extra))
     return plan
 
-
-def parse_entry(entry: str) -> tuple[str, tuple[str, ...]]:
-    """A table entry's model and settings: ``"sim [item_vectors=lm, embed_dim=64]"`` ->
-    ``("sim", ("item_vectors=lm", "embed_dim=64"))`` (the inverse of the run labels)."""
-    model, _, rest = entry.partition(" [")
-    if not rest.endswith("]"):
-        raise RecbenchError(f"claim entry {entry!r}: expected 'model [key=value, ...]'")
-    return model, tuple(part.strip() for part in rest[:-1].split(", "))
