@@ -3,7 +3,8 @@
 Why: "RecLoRA beats ReLLa" is only worth writing down next to the numbers and the test behind
 it, and a claim table typed by hand drifts from the runs. Each claim here is a pair of table
 entries on the identical test rows of one comparable set (Tables 2 and 3), decided by DeLong
-on every seed pair at ALPHA (:func:`recbench.compare.compare_to_reference`):
+on every seed pair at ALPHA (:func:`recbench.compare.compare_to_reference`); the claims on the
+studies' figures and on Table 4 are :mod:`recbench.study_claims`:
 
 * **holds**: the first entry's AUC is higher and the difference is significant;
 * **fails**: the second entry is significantly better;
@@ -93,11 +94,17 @@ def claims_tables(store: RunStore, records: Iterable[RunRecord], suite: Suite | 
     return tables
 
 
-def _table(title: str, key: tuple, rows: list[list[str]]) -> Table:
-    description = [f"Data `{key[0]}` sha256 `{key[1]}`, protocol v{key[2]}; each claim on the test rows both entries share."]
-    notes = [
-        f"holds: the first entry's AUC is higher with DeLong p < {ALPHA} on every seed pair (largest p shown); "
-        "fails: the second is significantly better; undecided: neither; no runs: an entry has no recorded run.",
+def notes_of() -> list[str]:
+    """What a claims table's verdicts mean (every DeLong-decided claims table carries these notes)."""
+    return [
+        (
+            f"holds: the first entry's AUC is higher with DeLong p < {ALPHA} on every seed pair (largest p shown); "
+            "fails: the second is significantly better; undecided: neither; no runs: an entry has no recorded run."
+        ),
         "p-values are per claim, not adjusted across claims.",
     ]
-    return Table(title, HEADERS, rows, description, notes)
+
+
+def _table(title: str, key: tuple, rows: list[list[str]]) -> Table:
+    description = [f"Data `{key[0]}` sha256 `{key[1]}`, protocol v{key[2]}; each claim on the test rows both entries share."]
+    return Table(title, HEADERS, rows, description, notes_of())

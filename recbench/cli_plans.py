@@ -22,14 +22,14 @@ def carry_out(plan: list[RunRequest], store: list[Path], dry_run: bool, keep_goi
 
     Returns whether every run is now recorded.
     """
-    from recbench.estimates import Costs, estimate, format_duration
-    from recbench.runstore import open_stores
+    from recbench.estimates import Costs, estimate, format_span
     from recbench.plans import check_plan, execute, resolve_variant
+    from recbench.runstore import open_stores
 
     run_store = open_stores(store)
     planned = check_plan(plan, run_store, resolve_variant)
     todo = sum(p.pending for p in planned)
-    costs, total, unknown = Costs(run_store.records()), 0.0, 0
+    costs, low, high, unknown = Costs(run_store.records()), 0.0, 0.0, 0
     variants: dict[tuple, str] = {}  # resolving a variant hashes the raw files: once per dataset
     for item in planned:
         line = item.describe()
@@ -37,16 +37,20 @@ def carry_out(plan: list[RunRequest], store: list[Path], dry_run: bool, keep_goi
             where = (item.request.dataset, item.request.data_dir)
             if where not in variants:
                 variants[where] = resolve_variant(*where)
-            seconds = estimate(item.request, variants[where], costs)
-            total, unknown = total + (seconds or 0.0), unknown + (seconds is None)
-            line += f"  ~{format_duration(seconds)}"
+            span = estimate(item.request, variants[where], costs)
+            low, high = low + (span[0] if span else 0.0), high + (span[1] if span else 0.0)
+            unknown += span is None
+            line += f"  {format_span(span)}"
         out.print(line, markup=False, highlight=False, soft_wrap=True)
     same = sum(p.same_as is not None for p in planned)
     twice = f", {same} the same run as an earlier line" if same else ""
     out.print(f"{len(planned)} planned runs: {len(planned) - todo - same} already recorded{twice}, {todo} to run")
     if todo:
         caveat = f"; {unknown} run(s) have no measured cost yet (no recorded run of that model)" if unknown else ""
-        out.print(f"estimated time for the runs to make: {format_duration(total)} of one core at the recorded rates{caveat}")
+        ranged = "; a range where a run's text history is longer or shorter than any recorded run's" if high > low else ""
+        out.print(
+            f"estimated time for the runs to make: {format_span((low, high))[1:]} of one core at the recorded rates{ranged}{caveat}"
+        )
     if dry_run or todo == 0:
         return todo == 0
     made, failures = execute(planned, run_store, err, keep_going=keep_going)

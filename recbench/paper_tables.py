@@ -366,8 +366,9 @@ def build_tables(
     suite = suite_or_default(suite)
     if which == "claims":
         from recbench.claims import claims_tables
+        from recbench.study_claims import study_claims_tables
 
-        tables = claims_tables(store, records, suite)
+        tables = claims_tables(store, records, suite) + study_claims_tables(store, records, suite)
     elif which not in ("all", "2", "3", "4"):
         raise RecbenchError(f"--table {which}: expected 2, 3, 4, claims or all")
     else:

@@ -104,6 +104,8 @@ class Figure:
     setting: str = ""
     models: tuple[str, ...] = ()
     values: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    #: what the paper says its curve shows, as claims between its points
+    claims: tuple[PointClaim, ...] = ()
 
     def points(self, profile: str) -> tuple[int, ...]:
         if profile not in self.values:
@@ -118,6 +120,85 @@ class Claim:
     text: str
     better: str
     worse: str
+
+
+@dataclass(frozen=True)
+class PointClaim:
+    """"``better`` beats ``worse``" between two points of a figure, each ``"model @ x"``.
+
+    ``x`` is a number, ``min`` / ``max`` (the figure's smallest / largest value at the profile)
+    or ``each`` (one claim per value; when both sides say ``each`` they take the same value, and
+    a value equal to the other side's is skipped). ``text`` may name them as ``{x}``, ``{min}``
+    and ``{max}``. :meth:`expand` turns it into plain claims on point labels (:func:`point_label`).
+
+    Example:
+        >>> c = PointClaim("A with {max} beats A with {x}", "a @ max", "a @ each")
+        >>> [(k.text, k.better, k.worse) for k in c.expand((1, 4, 16))]  # doctest: +NORMALIZE_WHITESPACE
+        [('A with 16 beats A with 1', 'a @ 16', 'a @ 1'), ('A with 16 beats A with 4', 'a @ 16', 'a @ 4')]
+    """
+
+    text: str
+    better: str
+    worse: str
+
+    def expand(self, points: tuple[int, ...]) -> tuple[Claim, ...]:
+        if not points:
+            return ()
+        sides = [_split_point(self.better, self.text), _split_point(self.worse, self.text)]
+        low, high = min(points), max(points)
+        fixed = {"min": low, "max": high}
+        each: list[int | None] = list(points) if any(x == "each" for _, x in sides) else [None]
+        out = []
+        for value in each:
+            (m1, x1), (m2, x2) = ((m, value if x == "each" else fixed.get(x, x)) for m, x in sides)
+            if m1 == m2 and x1 == x2:
+                continue
+            text = self.text.format(x=value, min=low, max=high)
+            out.append(Claim(text, point_label(m1, x1), point_label(m2, x2)))
+        return tuple(out)
+
+
+def _split_point(entry: str, text: str) -> tuple[str, float | str]:
+    model, sep, x = (part.strip() for part in entry.partition("@"))
+    if not sep or not model:
+        raise RecbenchError(f"claim {text!r}: entry {entry!r}, expected 'model @ x' (x a number, min, max or each)")
+    if x in ("min", "max", "each"):
+        return model, x
+    try:
+        return model, float(x)
+    except ValueError:
+        raise RecbenchError(f"claim {text!r}: entry {entry!r}: x must be a number, min, max or each") from None
+
+
+def point_label(model: str, x: float) -> str:
+    """How a figure's point is named in its claims: ``reclora @ 16``."""
+    return f"{model} @ {float(x):g}"
+
+
+@dataclass(frozen=True)
+class CostClaim:
+    """A claim on the time per sample of two Table 4 rows, decided on their recorded timings.
+
+    Timings are single measurements on a shared machine, not samples, so there is no p-value:
+    ``kind="cheaper"`` holds when ``second`` takes at least ``1 + margin`` times as long as
+    ``first``, fails when ``first`` takes at least ``1 + margin`` times as long as ``second``, and
+    is undecided in between (within timing noise). ``kind="within"`` holds when ``first`` takes at
+    most ``1 + margin`` times as long as ``second``, and fails otherwise.
+    """
+
+    text: str
+    first: str
+    second: str
+    timing: str = "train"  # "train" or "infer": which seconds-per-sample the records give
+    kind: str = "cheaper"
+    margin: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.timing not in ("train", "infer") or self.kind not in ("cheaper", "within") or self.margin < 0:
+            raise RecbenchError(
+                f"cost claim {self.text!r}: timing {self.timing!r} (train or infer), kind {self.kind!r} "
+                f"(cheaper or within), margin {self.margin} (>= 0)"
+            )
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
       <- lm (backbones, prompts, the LM loop) and the model packages (baselines/, reclora/)
       <- run (runner, prerequisite_runs, training, tuning, runstore, estimates, drift, run_claims, plans)
       <- report (compare, stats, row_significance, render, run_selection, suite_parts, paper_tables,
-                 study_tables, claims, figures, studies)
+                 study_tables, claims, study_claims, figures, studies)
       <- suites (recbench/suites/: a paper as data, in the report layer's suite_parts types)
       <- cli.py and its helpers (cli_requests, cli_plans, cli_leaderboard)
 
@@ -29,11 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CORE = {"errors", "devices", "config", "metrics", "protocol", "protocol_data", "datasets", "batches", "text", "retrieval", "registry", "nn", "row_gather", "ctr", "records", "run_record", "prerequisites"}
 UPPER = ("recbench.lm", "recbench.runner", "recbench.prerequisite_runs", "recbench.training", "recbench.tuning", "recbench.runstore",
          "recbench.estimates", "recbench.drift", "recbench.run_claims", "recbench.plans", "recbench.compare", "recbench.stats", "recbench.row_significance", "recbench.render", "recbench.paper_tables", "recbench.run_selection",
-         "recbench.claims", "recbench.study_tables", "recbench.figures", "recbench.studies", "recbench.testing", "baselines",
+         "recbench.claims", "recbench.study_claims", "recbench.study_tables", "recbench.figures", "recbench.studies", "recbench.testing", "baselines",
          "reclora", "cli", "recbench.cli_requests", "recbench.cli_plans", "recbench.cli_leaderboard",
          "recbench.suite_parts", "recbench.suites")  # fmt: skip
 REPORT = ("compare", "stats", "row_significance", "render", "run_selection", "suite_parts", "paper_tables", "study_tables",
-          "claims", "figures", "studies")  # fmt: skip
+          "claims", "study_claims", "figures", "studies")  # fmt: skip
 CLI = ("cli", "recbench.cli_requests", "recbench.cli_plans", "recbench.cli_leaderboard")
 
 

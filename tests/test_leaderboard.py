@@ -30,7 +30,8 @@ _clock = itertools.count()
 
 
 def fabricate(store: RunStore, model: str, seed: int, strength: float, *, rows=None, profile="cpu", study=None,
-              variant="ml-100k", digest="a" * 64, timings=None, noise_seed=None, labels=None, overrides=()) -> str:  # fmt: skip
+              variant="ml-100k", digest="a" * 64, timings=None, noise_seed=None, labels=None, overrides=(),
+              config=None) -> str:  # fmt: skip
     """Save a run whose probabilities separate the classes by ``strength`` (0 = coin flip)."""
     rows = np.arange(N_ROWS) if rows is None else np.asarray(rows)
     y = (LABELS if labels is None else labels)[rows]
@@ -42,7 +43,7 @@ def fabricate(store: RunStore, model: str, seed: int, strength: float, *, rows=N
         "study": study, "dataset": variant, "dataset_variant": variant, "protocol_version": 1,
         "fingerprint": {"digest": digest, "canonical": "yes"}, "seed": seed, "overrides": list(overrides),
         "metrics": {"test": evaluate(y, prob)}, "timings": timings or {},
-        "created_at": f"2026-01-01T{next(_clock):08d}",
+        "created_at": f"2026-01-01T{next(_clock):08d}", **({"config": config} if config is not None else {}),
     }  # fmt: skip
     return store.save(record, {"test_row": rows, "test_prob": prob, "test_label": y})
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recbench.errors import RecbenchError
-from recbench.suite_parts import BEST_ID, Claim, Figure, Group, Published, Variant, VariantTable
+from recbench.suite_parts import BEST_ID, Claim, CostClaim, Figure, Group, PointClaim, Published, Variant, VariantTable
 
-__all__ = ["BEST_ID", "DEFAULT_SUITE", "SUITES", "Claim", "Figure", "Group", "Published", "Suite", "Variant",
-           "VariantTable", "get_suite", "register_suite", "suite_names"]  # fmt: skip
+__all__ = ["BEST_ID", "DEFAULT_SUITE", "SUITES", "Claim", "CostClaim", "Figure", "Group", "PointClaim", "Published",
+           "Suite", "Variant", "VariantTable", "get_suite", "register_suite", "suite_names"]  # fmt: skip
 
 #: the suite every command and every report function uses unless told otherwise
 DEFAULT_SUITE = "reclora"
@@ -46,7 +46,9 @@ class Suite:
       ``profiles``: the LM size profiles its plans accept.
     * ``studies``: the studies ``reproduce`` plans, in order; each is ``ablation.study``
       (Table 3), ``timing.study`` (Table 4) or a figure's study (its x values per profile).
-    * ``claims`` (decided on Table 2's rows) and ``ablation_claims`` (on Table 3's rows).
+    * ``claims`` (decided on Table 2's rows), ``ablation_claims`` (on Table 3's rows),
+      ``timing_claims`` (AUC, on Table 4's rows) and ``cost_claims`` (time per sample, on Table
+      4's timings); a figure's own claims are ``Figure.claims``.
     * ``published``: the paper's own numbers for ``--paper``, or None.
     """
 
@@ -65,6 +67,8 @@ class Suite:
     figures: tuple[Figure, ...] = ()
     claims: tuple[Claim, ...] = ()
     ablation_claims: tuple[Claim, ...] = ()
+    timing_claims: tuple[Claim, ...] = ()
+    cost_claims: tuple[CostClaim, ...] = ()
     published: Published | None = None
 
     def __post_init__(self) -> None:

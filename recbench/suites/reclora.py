@@ -45,7 +45,18 @@ Example:
 from __future__ import annotations
 
 from recbench.errors import RecbenchError
-from recbench.suite_parts import BEST_ID, Claim, Figure, Group, Published, Variant, VariantTable, parse_time_variant
+from recbench.suite_parts import (
+    BEST_ID,
+    Claim,
+    CostClaim,
+    Figure,
+    Group,
+    PointClaim,
+    Published,
+    Variant,
+    VariantTable,
+    parse_time_variant,
+)
 from recbench.suites import Suite, register_suite
 
 # --------------------------------------------------------------------------- Table 2
@@ -147,13 +158,28 @@ def sample_sizes(profile: str) -> tuple[int, ...]:
     return tuple(sorted({max(1, round(base * f)) for f in CPU_SAMPLE_FRACTIONS}))
 
 
+#: what the paper's text says each figure shows (section 4.4-4.6), as claims between its points
+FIGURE4_CLAIMS = (
+    PointClaim("RecLoRA with N_m = 2 beats N_m = 1 (good from N_m = 2 on)", "reclora @ 2", "reclora @ 1"),
+    PointClaim("RecLoRA with N_m = {max} beats N_m = {x} (AUC grows with N_m)", "reclora @ max", "reclora @ each"),
+)
+FIGURE5_CLAIMS = (
+    PointClaim("RecLoRA with ID history {max} beats ID history {min}", "reclora @ max", "reclora @ min"),
+)
+FIGURE6_CLAIMS = (
+    PointClaim("RecLoRA beats ReLLa with {x} training samples", "reclora @ each", "rella @ each"),
+    PointClaim("RecLoRA with {min} samples beats ReLLa with {max}", "reclora @ min", "rella @ max"),
+    PointClaim("ReLLa with {max} samples beats ReLLa with {min}", "rella @ max", "rella @ min"),
+    PointClaim("RecLoRA with {max} samples beats RecLoRA with {min}", "reclora @ max", "reclora @ min"),
+)
 FIGURES = (
     Figure(4, "n_meta", "number of meta-LoRAs N_m", "fig4_n_meta.png", log_x=True, setting="n_meta",
-           models=("reclora",), values={p: N_META_VALUES for p in PROFILES}),
+           models=("reclora",), values={p: N_META_VALUES for p in PROFILES}, claims=FIGURE4_CLAIMS),
     Figure(5, "id_history", "ID history length (CRM)", "fig5_id_history.png", setting="crm_history_length",
-           models=("reclora",), values={p: ID_HISTORY_LENGTHS for p in PROFILES}),
+           models=("reclora",), values={p: ID_HISTORY_LENGTHS for p in PROFILES}, claims=FIGURE5_CLAIMS),
     Figure(6, "sample_size", "training samples for the LLM", "fig6_sample_size.png", log_x=True,
-           setting="n_train", models=("reclora", "rella"), values={p: sample_sizes(p) for p in PROFILES}),
+           setting="n_train", models=("reclora", "rella"), values={p: sample_sizes(p) for p in PROFILES},
+           claims=FIGURE6_CLAIMS),
 )  # fmt: skip
 
 # --------------------------------------------------------------------------- claims
@@ -181,6 +207,20 @@ TABLE2_CLAIMS = (
     Claim("RecLoRA on co-occurrence vectors beats the best ID model", COOCCURRENCE_RECLORA, BEST_ID),
 )
 TABLE3_CLAIMS = tuple(Claim(f"Full RecLoRA beats RecLoRA {v}", "full", v) for v in ABLATIONS.labels[1:])
+#: Table 4 (section 4.5): a long ID history helps more than a long text history, and costs far less
+TABLE4_CLAIMS = (
+    Claim("RecLoRA 10/60 beats ReLLa 10/- (an ID history helps)", "10/60", "10/-"),
+    Claim("RecLoRA 10/60 beats ReLLa 60/- (more than a long text history)", "10/60", "60/-"),
+    Claim("ReLLa 60/- beats ReLLa 10/- (a longer text history helps a little)", "60/-", "10/-"),
+)
+COST_CLAIMS = (
+    CostClaim("ReLLa 10/- trains faster per sample than ReLLa 60/- (text history is costly)", "10/-", "60/-"),
+    CostClaim("ReLLa 10/- infers faster per sample than ReLLa 60/-", "10/-", "60/-", timing="infer"),
+    CostClaim("RecLoRA 10/60 trains faster per sample than ReLLa 60/- (ID history is cheap)", "10/60", "60/-"),
+    CostClaim("RecLoRA 10/60 infers faster per sample than ReLLa 60/-", "10/60", "60/-", timing="infer"),
+    CostClaim("RecLoRA's ID history 30 -> 60 adds at most 25% training time per sample", "10/60", "10/30",
+              kind="within"),
+)  # fmt: skip
 
 # --------------------------------------------------------------------------- published numbers
 
@@ -251,5 +291,5 @@ SUITE = register_suite(Suite(
     floor_meaning="the user's earlier positive share", datasets=PAPER_DATASETS, profiles=PROFILES,
     studies=("ablation", "n_meta", "id_history", "sample_size", "time_per_sample"),
     ablation=ABLATIONS, timing=TIMING, figures=FIGURES, claims=TABLE2_CLAIMS, ablation_claims=TABLE3_CLAIMS,
-    published=PUBLISHED,
+    timing_claims=TABLE4_CLAIMS, cost_claims=COST_CLAIMS, published=PUBLISHED,
 ))  # fmt: skip

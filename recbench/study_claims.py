@@ -1,0 +1,135 @@
+"""The claims a paper makes about its studies: the figures' curves and Table 4's cost, decided from the runs.
+
+Why apart from :mod:`recbench.claims`: Table 2's and Table 3's claims compare table rows; these
+compare the points of a figure ("RecLoRA with N_m = 16 beats N_m = 1", "RecLoRA beats ReLLa
+with 128 training samples") and Table 4's rows, two of them on recorded time per sample rather
+than on predictions. Each figure claim is decided by DeLong on the identical test rows of one
+comparable set of the figure's runs, exactly like a Table 2 claim (:func:`recbench.claims.decide`);
+a point is any run :func:`recbench.figures.point_of` places on the figure, so the default run is
+its default value's point and no run is made twice.
+
+Cost claims (:class:`recbench.suite_parts.CostClaim`) read the seconds per training and
+inference sample each run recorded. They are single measurements on a shared machine, so they
+carry a ratio and a noise margin instead of a p-value.
+
+Example:
+    >>> decide_cost(CostClaim("A is cheaper than B", "a", "b"), {"a": 1.0, "b": 3.0})
+    ['A is cheaper than B', '1.00', '3.00', '3.00x', 'holds']
+    >>> decide_cost(CostClaim("A is cheaper than B", "a", "b"), {"a": 1.0, "b": 1.1})[-1]
+    'undecided'
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from recbench.claims import HEADERS, decide, notes_of
+from recbench.compare import comparable_sets, score
+from recbench.figures import point_of
+from recbench.paper_tables import _Views
+from recbench.render import MISSING, Table
+from recbench.run_record import RunRecord
+from recbench.run_selection import profile_of, profile_title, suite_or_default
+from recbench.runstore import RunStore
+from recbench.study_tables import _entries_by, _mean_timing, row_labeller, study_groups
+from recbench.suite_parts import CostClaim, Figure, point_label
+
+if TYPE_CHECKING:
+    from recbench.suites import Suite
+
+COST_HEADERS = ["Claim", "s/sample (first)", "s/sample (second)", "second / first", "verdict"]
+
+
+def study_claims_tables(store: RunStore, records: Iterable[RunRecord], suite: Suite | None = None) -> list[Table]:
+    """The figures' claims, then Table 4's AUC and cost claims, per comparable set where one claim has its runs."""
+    suite = suite_or_default(suite)
+    records = [r for r in records if r.is_result]
+    tables = []
+    for figure in suite.figures:
+        if figure.claims:
+            tables += figure_claims_tables(store, records, figure)
+    if suite.timing is not None and (suite.timing_claims or suite.cost_claims):
+        tables += _table4_claims(store, records, suite)
+    return tables
+
+
+def figure_claims_tables(store: RunStore, records: Iterable[RunRecord], figure: Figure) -> list[Table]:
+    """One claims table per dataset, profile and comparable set of ``figure``'s points."""
+    groups: dict[tuple, list[RunRecord]] = defaultdict(list)
+    for record in records:
+        if point_of(record, figure) is not None:
+            groups[(*record.data_key, profile_of(record))].append(record)
+    tables = []
+    for gkey, group in sorted(groups.items()):
+        profile = gkey[3].partition(";")[0]
+        if profile not in figure.values:
+            continue
+        claims = [c for claim in figure.claims for c in claim.expand(figure.points(profile))]
+        views = _Views(store)
+        entries = _entries_by(group, lambda r: point_label(r.model, point_of(r, figure) or 0), views)
+        for comparable in comparable_sets(entries):
+            scored, labels = score(comparable)
+            rows = [decide(scored, labels, c) for c in claims]
+            if any(row[-1] != "no runs" for row in rows):  # e.g. one earlier-settings run is no curve
+                title = f"Claims — {gkey[0]} ({profile_title(gkey[3])}), Figure {figure.number}"
+                tables.append(_auc_table(title, gkey[:3], rows, "points"))
+    return tables
+
+
+def _table4_claims(store: RunStore, records: list[RunRecord], suite: Suite) -> list[Table]:
+    assert suite.timing is not None
+    label, tables = row_labeller(suite.timing), []
+    for gkey, group in sorted(study_groups(records, suite.timing).items()):
+        views = _Views(store)
+        for comparable in comparable_sets(_entries_by(group, label, views)):
+            where = f"{gkey[0]} ({profile_title(gkey[3])}), Table 4"
+            if suite.timing_claims:
+                scored, labels = score(comparable)
+                rows = [decide(scored, labels, c) for c in suite.timing_claims]
+                if any(row[-1] != "no runs" for row in rows):
+                    tables.append(_auc_table(f"Claims — {where}", gkey[:3], rows, "rows"))
+            if suite.cost_claims:
+                seconds = {
+                    kind: {k: _mean_timing(v, f"{kind}_seconds_per_sample") for k, v in comparable.entries.items()}
+                    for kind in ("train", "infer")
+                }  # fmt: skip
+                rows = [decide_cost(c, seconds[c.timing]) for c in suite.cost_claims]
+                if any(row[-1] != "no runs" for row in rows):
+                    tables.append(_cost_table(f"Cost claims — {where}", gkey[:3], rows, suite.cost_claims))
+    return tables
+
+
+def decide_cost(claim: CostClaim, seconds: Mapping[str, float]) -> list[str]:
+    """One row: claim, both rows' seconds per sample, their ratio, verdict (see ``CostClaim``)."""
+    first, second = seconds.get(claim.first, math.nan), seconds.get(claim.second, math.nan)
+    if not (first > 0 and second > 0):  # also catches NaN: a missing run or one without timings
+        return [claim.text, MISSING, MISSING, MISSING, "no runs"]
+    ratio, bound = second / first, 1 + claim.margin
+    if claim.kind == "cheaper":
+        verdict = "holds" if ratio >= bound else "fails" if 1 / ratio >= bound else "undecided"
+    else:
+        verdict = "holds" if 1 / ratio <= bound else "fails"
+    return [claim.text, f"{first:.2f}", f"{second:.2f}", f"{ratio:.2f}x", verdict]
+
+
+def _auc_table(title: str, key: tuple, rows: list[list[str]], what: str) -> Table:
+    description = [f"Data `{key[0]}` sha256 `{key[1]}`, protocol v{key[2]}; each claim on the test rows both {what} share."]
+    return Table(title, HEADERS, rows, description, notes_of())
+
+
+def _cost_table(title: str, key: tuple, rows: list[list[str]], claims: tuple[CostClaim, ...]) -> Table:
+    margins = sorted({c.margin for c in claims})
+    description = [f"Data `{key[0]}` sha256 `{key[1]}`, protocol v{key[2]}; seconds per sample as each run recorded them."]
+    bound = ", ".join(f"{1 + m:g}" for m in margins)
+    notes = [
+        (
+            f"cheaper: holds when the second row takes at least {bound}x the first's time, fails when the first takes "
+            "that much more than the second, undecided in between (timing noise); within: holds when the first takes at "
+            "most that multiple of the second's time, else fails. no runs: a row has no run or no timing."
+        ),
+        "Times are single measurements on the machine each run ran on (recorded in its record), not a significance test.",
+    ]
+    return Table(title, COST_HEADERS, rows, description, notes)
