@@ -38,8 +38,10 @@ def carry_out(plan: list[RunRequest], store: list[Path], dry_run: bool, keep_goi
             if where not in variants:
                 variants[where] = resolve_variant(*where)
             span = estimate(item.request, variants[where], costs)
-            low, high = low + (span[0] if span else 0.0), high + (span[1] if span else 0.0)
-            unknown += span is None
+            if span is None:
+                unknown += 1
+            else:
+                low, high = low + span[0], high + span[1]
             line += f"  {format_span(span)}"
         out.print(line, markup=False, highlight=False, soft_wrap=True)
     same = sum(p.same_as is not None for p in planned)
@@ -47,7 +49,7 @@ def carry_out(plan: list[RunRequest], store: list[Path], dry_run: bool, keep_goi
     out.print(f"{len(planned)} planned runs: {len(planned) - todo - same} already recorded{twice}, {todo} to run")
     if todo:
         caveat = f"; {unknown} run(s) have no measured cost yet (no recorded run of that model)" if unknown else ""
-        ranged = "; a range where a run's text history is longer or shorter than any recorded run's" if high > low else ""
+        ranged = "; a range where a run's text history length was never measured and only one other was" if high > low else ""
         out.print(
             f"estimated time for the runs to make: {format_span((low, high))[1:]} of one core at the recorded rates{ranged}{caveat}"
         )

@@ -111,7 +111,11 @@ def _medians(timings: list[Mapping[str, float]]) -> tuple[float, float]:
 def _rates_at(
     rates: dict[int | None, tuple[float, float]], history: int | None
 ) -> tuple[tuple[float, float], tuple[float, float]] | None:
-    """(low, high) per-sample rates at a text history length, from the rates measured at others."""
+    """(low, high) per-sample rates at a text history length, from the rates measured at others.
+
+    Runs recorded without a length (no ``history_length`` in their config) are the key None:
+    they stand for any length only when no run with a length was measured.
+    """
     if not rates:
         return None
     if history in rates:
@@ -124,11 +128,13 @@ def _rates_at(
         inside = [(a, b) for a, b in itertools.pairwise(measured) if a[0] <= history <= b[0]]
         (x0, (t0, i0)), (x1, (t1, i1)) = inside[0] if inside else (measured[0], measured[-1])
         f = (history - x0) / (x1 - x0)
-        rate = (max(t0 + f * (t1 - t0), 1e-9), max(i0 + f * (i1 - i0), 1e-9))
+        rate = (max(t0 + f * (t1 - t0), 1e-9), max(i0 + f * (i1 - i0), 1e-9))  # a steep fit must not go below zero
         return rate, rate
-    length, (train, infer) = measured[0]
-    scaled = (train * history / length, infer * history / length)
-    return min((train, infer), scaled), max((train, infer), scaled)
+    # one measured length: the prompt's template part costs the same at any length, its history part grows
+    # with it, so the rate lies between the measured one and the measured one scaled by the length ratio
+    length, rate = measured[0]
+    scaled = (rate[0] * history / length, rate[1] * history / length)
+    return (rate, scaled) if history > length else (scaled, rate)
 
 
 def format_span(span: tuple[float, float] | None) -> str:
@@ -140,8 +146,8 @@ def format_span(span: tuple[float, float] | None) -> str:
     """
     if span is None:
         return "~?"
-    low, high = span
-    return f"~{format_duration(low)}" if round(low) == round(high) else f"~{format_duration(low)} to {format_duration(high)}"
+    low, high = (format_duration(s) for s in span)
+    return f"~{low}" if low == high else f"~{low} to {high}"  # "~12 min to 12 min" says nothing
 
 
 def format_duration(seconds: float | None) -> str:

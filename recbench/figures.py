@@ -29,7 +29,7 @@ import numpy as np
 
 from recbench.compare import latest_per_seed
 from recbench.run_record import RunRecord, SplitMetrics
-from recbench.run_selection import display_name, profile_of, suite_or_default
+from recbench.run_selection import changed_settings, display_name, profile_of, suite_or_default
 from recbench.suite_parts import Figure
 
 if TYPE_CHECKING:
@@ -40,15 +40,16 @@ def point_of(record: RunRecord, figure: Figure) -> float | None:
     """The x of ``record`` in ``figure``, or None when it is not one of its points.
 
     A run tagged with the figure's study is a point. So is any other run of the figure's
-    models whose only changed setting is the one the study varies (or none): e.g. the default
-    RecLoRA run is the N_m = 16 point and the "w/o meta-LoRA" ablation the N_m = 1 point, so
-    no run is made twice.
+    models whose only changed setting is the one the study varies (or none; an override that
+    restates a default changes nothing): e.g. the default RecLoRA run is the N_m = 16 point, the
+    "w/o meta-LoRA" ablation the N_m = 1 point and Table 4's 10/30 run (``history_length=10
+    crm_history_length=30``) Figure 5's ID history 30 point, so no run is made twice.
     """
     if record.study is not None and record.study.name == figure.study:
         return record.study.x
     if record.model not in figure.models or not figure.setting:
         return None
-    keys = {text.partition("=")[0] for text in record.measured_overrides}
+    keys = {text.partition("=")[0] for text in changed_settings(record)}
     if not keys <= {figure.setting}:
         return None
     value = {**(record.train_config or {}), **(record.config or {})}.get(figure.setting)

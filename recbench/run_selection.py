@@ -52,9 +52,14 @@ def variant_label(record: RunRecord) -> str:
     Runs with different settings are different entries of a table, never averaged together
     as seeds of one model; settings that only place or pace a run are ignored.
     """
-    defaults = _default_settings(record.model)
-    measured = [m for m in record.measured_overrides if _differs(m, defaults)]
+    measured = changed_settings(record)
     return f"{record.model} [{', '.join(measured)}]" if measured else record.model
+
+
+def changed_settings(record: RunRecord) -> list[str]:
+    """The run's ``key=value`` overrides that change what it measures: neither resources nor a restated default."""
+    defaults = _default_settings(record.model)
+    return [m for m in record.measured_overrides if _differs(m, defaults)]
 
 
 def parse_entry(entry: str) -> tuple[str, tuple[str, ...]]:

@@ -9,8 +9,8 @@ a point is any run :func:`recbench.figures.point_of` places on the figure, so th
 its default value's point and no run is made twice.
 
 Cost claims (:class:`recbench.suite_parts.CostClaim`) read the seconds per training and
-inference sample each run recorded. They are single measurements on a shared machine, so they
-carry a ratio and a noise margin instead of a p-value.
+inference sample each run recorded. Each is one measurement of one run on whatever machine it
+ran on, not a sample of test rows, so they carry a ratio and a noise margin instead of a p-value.
 
 Example:
     >>> decide_cost(CostClaim("A is cheaper than B", "a", "b"), {"a": 1.0, "b": 3.0})
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from recbench.claims import HEADERS, decide, notes_of
 from recbench.compare import comparable_sets, score
 from recbench.figures import point_of
-from recbench.paper_tables import _Views
+from recbench.paper_tables import _seconds, _Views
 from recbench.render import MISSING, Table
 from recbench.run_record import RunRecord
 from recbench.run_selection import profile_of, profile_title, suite_or_default
@@ -57,22 +57,29 @@ def study_claims_tables(store: RunStore, records: Iterable[RunRecord], suite: Su
 
 
 def figure_claims_tables(store: RunStore, records: Iterable[RunRecord], figure: Figure) -> list[Table]:
-    """One claims table per dataset, profile and comparable set of ``figure``'s points."""
+    """One claims table per dataset, profile and comparable set of ``figure``'s points.
+
+    A run whose profile has drifted (``"cpu; earlier settings ..."``, :func:`profile_of`) is
+    grouped with the runs of the same earlier settings only; its claims are expanded over the
+    x values the profile ("cpu") declares now, since the earlier values are not recorded.
+    """
+    labels: dict[str, str] = {}  # run id -> its point's label, "reclora @ 16"
     groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     for record in records:
-        if point_of(record, figure) is not None:
+        x = point_of(record, figure) if record.is_result else None
+        if x is not None:
+            labels[record.run_id] = point_label(record.model, x)
             groups[(*record.data_key, profile_of(record))].append(record)
     tables = []
     for gkey, group in sorted(groups.items()):
         profile = gkey[3].partition(";")[0]
-        if profile not in figure.values:
+        if profile not in figure.values:  # e.g. "unspecified": no x values to expand min / max / each over
             continue
         claims = [c for claim in figure.claims for c in claim.expand(figure.points(profile))]
         views = _Views(store)
-        entries = _entries_by(group, lambda r: point_label(r.model, point_of(r, figure) or 0), views)
-        for comparable in comparable_sets(entries):
-            scored, labels = score(comparable)
-            rows = [decide(scored, labels, c) for c in claims]
+        for comparable in comparable_sets(_entries_by(group, lambda r: labels[r.run_id], views)):
+            scored, row_labels = score(comparable)
+            rows = [decide(scored, row_labels, c) for c in claims]
             if any(row[-1] != "no runs" for row in rows):  # e.g. one earlier-settings run is no curve
                 title = f"Claims — {gkey[0]} ({profile_title(gkey[3])}), Figure {figure.number}"
                 tables.append(_auc_table(title, gkey[:3], rows, "points"))
@@ -80,6 +87,7 @@ def figure_claims_tables(store: RunStore, records: Iterable[RunRecord], figure: 
 
 
 def _table4_claims(store: RunStore, records: list[RunRecord], suite: Suite) -> list[Table]:
+    """Per comparable set of Table 4's rows: the AUC claims (DeLong), then the cost claims (timings)."""
     assert suite.timing is not None
     label, tables = row_labeller(suite.timing), []
     for gkey, group in sorted(study_groups(records, suite.timing).items()):
@@ -112,7 +120,7 @@ def decide_cost(claim: CostClaim, seconds: Mapping[str, float]) -> list[str]:
         verdict = "holds" if ratio >= bound else "fails" if 1 / ratio >= bound else "undecided"
     else:
         verdict = "holds" if 1 / ratio <= bound else "fails"
-    return [claim.text, f"{first:.2f}", f"{second:.2f}", f"{ratio:.2f}x", verdict]
+    return [claim.text, _seconds(first), _seconds(second), f"{ratio:.2f}x", verdict]
 
 
 def _auc_table(title: str, key: tuple, rows: list[list[str]], what: str) -> Table:
@@ -121,15 +129,18 @@ def _auc_table(title: str, key: tuple, rows: list[list[str]], what: str) -> Tabl
 
 
 def _cost_table(title: str, key: tuple, rows: list[list[str]], claims: tuple[CostClaim, ...]) -> Table:
-    margins = sorted({c.margin for c in claims})
-    description = [f"Data `{key[0]}` sha256 `{key[1]}`, protocol v{key[2]}; seconds per sample as each run recorded them."]
-    bound = ", ".join(f"{1 + m:g}" for m in margins)
+    key_text = f"Data `{key[0]}` sha256 `{key[1]}`, protocol v{key[2]}"
+    description = [f"{key_text}; seconds per sample as the runs recorded them, averaged over seeds."]
+    bound = " or ".join(f"{1 + m:g}" for m in sorted({c.margin for c in claims}))  # one unless a claim sets its own
     notes = [
         (
             f"cheaper: holds when the second row takes at least {bound}x the first's time, fails when the first takes "
-            "that much more than the second, undecided in between (timing noise); within: holds when the first takes at "
-            "most that multiple of the second's time, else fails. no runs: a row has no run or no timing."
+            "at least that multiple of the second's, undecided in between (timing noise); within: holds when the first "
+            "takes at most that multiple of the second's time, else fails. no runs: a row has no run or no timing."
         ),
-        "Times are single measurements on the machine each run ran on (recorded in its record), not a significance test.",
+        (
+            "Each run's time is one measurement on the machine it ran on (recorded in its record), so two rows may "
+            "have been timed on different machines; a ratio with a margin, not a significance test."
+        ),
     ]
     return Table(title, COST_HEADERS, rows, description, notes)

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -107,6 +108,11 @@ class Figure:
     #: what the paper says its curve shows, as claims between its points
     claims: tuple[PointClaim, ...] = ()
 
+    def __post_init__(self) -> None:
+        strangers = sorted({m for c in self.claims for m in c.models} - set(self.models)) if self.models else []
+        if strangers:  # a claim on a model the figure has no points of could only ever say "no runs"
+            raise RecbenchError(f"figure {self.number}: claims name {strangers}, not its models {list(self.models)}")
+
     def points(self, profile: str) -> tuple[int, ...]:
         if profile not in self.values:
             raise RecbenchError(f"study {self.study!r} declares no values for profile {profile!r}")
@@ -128,8 +134,10 @@ class PointClaim:
 
     ``x`` is a number, ``min`` / ``max`` (the figure's smallest / largest value at the profile)
     or ``each`` (one claim per value; when both sides say ``each`` they take the same value, and
-    a value equal to the other side's is skipped). ``text`` may name them as ``{x}``, ``{min}``
-    and ``{max}``. :meth:`expand` turns it into plain claims on point labels (:func:`point_label`).
+    a value equal to the other side's is skipped). ``text`` may name them as ``{x}`` (only with
+    an ``each`` side), ``{min}`` and ``{max}``. :meth:`expand` turns it into plain claims on point
+    labels (:func:`point_label`). Why symbolic: the cpu and paper profiles sweep different values
+    (Figure 6's sample sizes), and one declaration must say the paper's sentence at both.
 
     Example:
         >>> c = PointClaim("A with {max} beats A with {x}", "a @ max", "a @ each")
@@ -141,24 +149,45 @@ class PointClaim:
     better: str
     worse: str
 
+    def __post_init__(self) -> None:
+        """Check the entries and the text's fields when the suite is declared, not when a table is rendered."""
+        sides = self._sides()
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(self.text) if name is not None}
+        except ValueError as e:
+            raise RecbenchError(f"claim {self.text!r}: {e}") from None
+        if fields - {"x", "min", "max"} or ("x" in fields and all(x != "each" for _, x in sides)):
+            raise RecbenchError(f"claim {self.text!r}: its text may name {{min}}, {{max}} and, beside 'each', {{x}}")
+
+    @property
+    def models(self) -> tuple[str, str]:
+        """The models of the two sides (``better``, ``worse``)."""
+        (better, _), (worse, _) = self._sides()
+        return better, worse
+
+    def _sides(self) -> tuple[tuple[str, float | str], tuple[str, float | str]]:
+        return _split_point(self.better, self.text), _split_point(self.worse, self.text)
+
     def expand(self, points: tuple[int, ...]) -> tuple[Claim, ...]:
-        if not points:
+        """The plain claims at a profile whose x values are ``points``: one per value ``each`` takes, else one."""
+        values = tuple(dict.fromkeys(points))  # in the figure's order, once each
+        if not values:
             return ()
-        sides = [_split_point(self.better, self.text), _split_point(self.worse, self.text)]
-        low, high = min(points), max(points)
-        fixed = {"min": low, "max": high}
-        each: list[int | None] = list(points) if any(x == "each" for _, x in sides) else [None]
+        low, high = min(values), max(values)
+        named = {"min": low, "max": high}
+        sides = self._sides()
         out = []
-        for value in each:
-            (m1, x1), (m2, x2) = ((m, value if x == "each" else fixed.get(x, x)) for m, x in sides)
-            if m1 == m2 and x1 == x2:
+        for value in values if any(x == "each" for _, x in sides) else (None,):
+            better, worse = ((model, value if x == "each" else named.get(str(x), x)) for model, x in sides)
+            if better == worse:  # "16 beats each" at 16 itself
                 continue
             text = self.text.format(x=value, min=low, max=high)
-            out.append(Claim(text, point_label(m1, x1), point_label(m2, x2)))
+            out.append(Claim(text, point_label(*better), point_label(*worse)))
         return tuple(out)
 
 
 def _split_point(entry: str, text: str) -> tuple[str, float | str]:
+    """``"reclora @ 16"`` -> ``("reclora", 16.0)``; ``min`` / ``max`` / ``each`` stay words."""
     model, sep, x = (part.strip() for part in entry.partition("@"))
     if not sep or not model:
         raise RecbenchError(f"claim {text!r}: entry {entry!r}, expected 'model @ x' (x a number, min, max or each)")
@@ -179,7 +208,7 @@ def point_label(model: str, x: float) -> str:
 class CostClaim:
     """A claim on the time per sample of two Table 4 rows, decided on their recorded timings.
 
-    Timings are single measurements on a shared machine, not samples, so there is no p-value:
+    Timings are one measurement per run (on the machine it ran on), not samples, so there is no p-value:
     ``kind="cheaper"`` holds when ``second`` takes at least ``1 + margin`` times as long as
     ``first``, fails when ``first`` takes at least ``1 + margin`` times as long as ``second``, and
     is undecided in between (within timing noise). ``kind="within"`` holds when ``first`` takes at

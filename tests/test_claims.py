@@ -109,3 +109,73 @@ def test_point_claims_expand_over_the_profile_values_and_reject_bad_entries():
 def test_a_figure_with_no_decidable_claim_gets_no_table(store):
     fabricate(store, "rella", 0, 1.0, study={"name": "sample_size", "x": 128}, overrides=("n_train=128",))
     assert titled(study_claims_tables(store, store.records()), "Claims — ml-100k (cpu profile), Figure 6") == []
+
+
+def test_a_drifted_profiles_points_are_a_curve_of_their_own(store):
+    # Runs with an earlier temperature are never mixed into the current curve, and get their own claims table.
+    fabricate(store, "reclora", 0, 3.0, config={"n_meta": 16})
+    fabricate(store, "reclora", 0, 0.0, study={"name": "n_meta", "x": 1}, overrides=("n_meta=1",))
+    fabricate(store, "reclora", 0, 0.0, config={"n_meta": 16, "temperature": 2.0})
+    fabricate(store, "reclora", 0, 3.0, overrides=("n_meta=1",), config={"n_meta": 1, "temperature": 2.0})
+    tables = study_claims_tables(store, store.records())
+    claim = "RecLoRA with N_m = 16 beats N_m = 1 (AUC grows with N_m)"
+    (current,) = titled(tables, "Claims — ml-100k (cpu profile), Figure 4")
+    drifted = "cpu profile; earlier settings temperature=2.0 (now 5.0)"
+    (earlier,) = titled(tables, f"Claims — ml-100k ({drifted}), Figure 4")
+    assert verdict(render_tables([current], "md"), claim) == "holds"
+    assert verdict(render_tables([earlier], "md"), claim) == "fails"
+
+
+def test_a_run_is_a_point_only_when_it_changes_nothing_but_the_figures_setting(store):
+    fabricate(store, "reclora", 0, 3.0, config={"n_meta": 16})
+    same_param = {"name": "ablation", "variant": "w/o meta-LoRA (same param)"}
+    fabricate(store, "reclora", 0, 3.0, study=same_param, overrides=("n_meta=1", "lora_rank=128"),
+              config={"n_meta": 1, "lora_rank": 128})  # fmt: skip
+    assert titled(study_claims_tables(store, store.records()), "Claims — ml-100k (cpu profile), Figure 4") == []
+    ablation = {"name": "ablation", "variant": "w/o meta-LoRA"}
+    fabricate(store, "reclora", 0, 0.0, study=ablation, overrides=("n_meta=1",), config={"n_meta": 1})
+    (table,) = titled(study_claims_tables(store, store.records()), "Claims — ml-100k (cpu profile), Figure 4")
+    assert verdict(render_tables([table], "md"), "RecLoRA with N_m = 16 beats N_m = 1 (AUC grows with N_m)") == "holds"
+
+
+def test_table4_runs_without_timings_get_auc_claims_and_no_cost_table(store):
+    for model, variant, strength in [("rella", "10/-", 1.0), ("reclora", "10/60", 3.0)]:
+        fabricate(store, model, 0, strength, study={"name": "time_per_sample", "variant": variant})
+    tables = study_claims_tables(store, store.records())
+    assert [t.title for t in tables if "Table 4" in t.title] == ["Claims — ml-100k (cpu profile), Table 4"]
+
+
+def test_cost_rows_show_sub_centisecond_timings_like_table4():
+    row = decide_cost(CostClaim("c", "a", "b"), {"a": 0.002, "b": 0.004})
+    assert row[1:] == ["2.0e-03", "4.0e-03", "2.00x", "holds"]
+
+
+def test_the_suites_study_claims_name_its_rows_and_points_at_every_profile():
+    from recbench.suite_parts import point_label
+    from recbench.suites import get_suite
+
+    suite = get_suite("reclora")
+    assert suite.timing is not None
+    rows = set(suite.timing.labels)
+    assert {e for c in suite.timing_claims for e in (c.better, c.worse)} <= rows
+    assert {e for c in suite.cost_claims for e in (c.first, c.second)} <= rows
+    for figure in suite.figures:
+        for profile in suite.profiles:
+            points = {point_label(m, x) for m in figure.models for x in figure.points(profile)}
+            for claim in figure.claims:
+                expanded = claim.expand(figure.points(profile))
+                where = (figure.number, profile, claim.text)
+                assert expanded and all({c.better, c.worse} <= points for c in expanded), where
+
+
+def test_point_claims_are_checked_where_the_suite_declares_them():
+    from recbench.suite_parts import Figure
+
+    with pytest.raises(RecbenchError, match=r"may name \{min\}, \{max\} and, beside 'each', \{x\}"):
+        PointClaim("R beats L with {x}", "r @ 4", "l @ 4")
+    with pytest.raises(RecbenchError, match="may name"):
+        PointClaim("R beats L with {n}", "r @ each", "l @ each")
+    with pytest.raises(RecbenchError, match=r"figure 6: claims name \['tallrec'\], not its models"):
+        Figure(6, "sample_size", "n", "f.png", models=("reclora", "rella"),
+               claims=(PointClaim("T beats R", "tallrec @ max", "rella @ max"),))  # fmt: skip
+    assert PointClaim("R at {max} beats R at {min}", "r @ max", "r @ min").expand((4,)) == ()  # one point: no claim

@@ -44,3 +44,26 @@ def test_another_models_runs_stand_in_and_no_run_means_no_estimate():
 
 def test_a_range_prints_both_ends():
     assert format_span((9_500, 57_000)) == "~2 h 38 min to 15 h 50 min"
+
+
+def test_a_run_without_a_text_history_takes_the_shortest_measured_lengths_rate():
+    costs = Costs([lm_run("tallrec", 30, 6.0, 2.0, "a"), lm_run("tallrec", 10, 2.0, 1.0, "b")])
+    assert seconds(costs, model="tallrec", history=None) == (300.0, 300.0)
+
+
+def test_interpolation_uses_the_two_lengths_around_it_and_never_goes_below_zero():
+    runs = [lm_run("rella", length, train, 1.0, str(length)) for length, train in [(10, 1.0), (30, 5.0), (60, 8.0)]]
+    costs = Costs(runs)
+    assert seconds(costs, history=45) == pytest.approx((750.0, 750.0))  # 6.5 between 30 and 60, not 5.9 (10-60 line)
+    low, high = seconds(costs, history=1)  # the 10-60 line extrapolated to 1 is below zero: clamped
+    assert low == high and 100.0 <= low < 100.1
+
+
+def test_runs_recorded_without_a_length_stand_in_only_when_no_length_is_measured():
+    old = lm_run("rella", None, 9.0, 9.0, "old")
+    assert seconds(Costs([old]), history=60) == (1800.0, 1800.0)
+    assert seconds(Costs([old, lm_run("rella", 10, 2.0, 1.0, "new")]), history=60) == (300.0, 1800.0)
+
+
+def test_a_range_within_the_shown_precision_prints_once():
+    assert format_span((720, 730)) == "~12 min"

@@ -292,6 +292,10 @@ def test_figure_points_reuse_runs_that_vary_only_the_studied_setting():
     assert [point_of(r, fig4) for r in (default, ablated, other, tagged)] == [16.0, 1.0, None, 4]
     zero_shot = RunRecord("r5", "rella", "ml-1m", overrides=("n_train=0",), train_config={"n_train": 0})
     assert point_of(zero_shot, FIGURES[2]) is None
+    table4_row = RunRecord("r6", "reclora", "ml-1m", overrides=("history_length=10", "crm_history_length=30"),
+                           config={"history_length": 10, "crm_history_length": 30},
+                           study=StudyTag("time_per_sample", variant="10/30"))  # fmt: skip
+    assert point_of(table4_row, FIGURES[1]) == 30.0
 
 
 def test_an_override_that_restates_the_default_is_not_a_new_row(store):
