@@ -21,9 +21,11 @@ Example:
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -89,7 +91,11 @@ def draw_figure(figure: Figure, records: Iterable[RunRecord], out_dir: Path) -> 
     import matplotlib.pyplot as plt
 
     keys = sorted(panels)
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
+    # one colour per model across the panels, so a model reads the same in each of them
+    models = sorted({model for key in keys for model in panels[key]})
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = {model: cycle[i % len(cycle)] for i, model in enumerate(models)}
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
     for ax, key in zip(axes[0], keys):
         (variant, digest), profile = key
         rows = {int(_test(r).rows or 0) for r in chosen
@@ -98,11 +104,12 @@ def draw_figure(figure: Figure, records: Iterable[RunRecord], out_dir: Path) -> 
             xs = sorted(points)
             means = [float(np.mean(points[x])) for x in xs]
             stds = [float(np.std(points[x], ddof=1)) if len(points[x]) > 1 else 0.0 for x in xs]
-            ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=display_name(model))
+            ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=display_name(model), color=colours[model])
         if figure.log_x:
             ax.set_xscale("log", base=2)
         mixed = " (MIXED test-row counts!)" if len(rows) > 1 else ""
-        ax.set_title(f"{variant} [{digest[:8]}], {profile}{mixed}", fontsize=9)
+        # a drifted profile names its earlier settings at length: wrap it within the panel's width
+        ax.set_title(textwrap.fill(f"{variant} [{digest[:8]}], {profile}{mixed}", 52), fontsize=8)
         ax.set_xlabel(figure.xlabel)
         ax.set_ylabel("test AUC")
         ax.grid(alpha=0.3)
