@@ -179,3 +179,15 @@ def test_point_claims_are_checked_where_the_suite_declares_them():
         Figure(6, "sample_size", "n", "f.png", models=("reclora", "rella"),
                claims=(PointClaim("T beats R", "tallrec @ max", "rella @ max"),))  # fmt: skip
     assert PointClaim("R at {max} beats R at {min}", "r @ max", "r @ min").expand((4,)) == ()  # one point: no claim
+
+
+def test_a_suite_rejects_claims_on_rows_its_tables_do_not_have():
+    from recbench.suites import Claim, Group, Suite, get_suite
+
+    timing = get_suite("reclora").timing
+    with pytest.raises(RecbenchError, match=r"cost claim 'typo' names \['10/6'\], not rows of its table"):
+        Suite("mine", "t", groups=(Group("ID-based", ("din",), "id"),), reference="din", studies=("time_per_sample",),
+              timing=timing, cost_claims=(CostClaim("typo", "10/6", "10/-"),))  # fmt: skip
+    with pytest.raises(RecbenchError, match="ablation claim 'no table' names"):
+        Suite("mine", "t", groups=(Group("ID-based", ("din",), "id"),), reference="din",
+              ablation_claims=(Claim("no table", "full", "w/o x"),))  # fmt: skip

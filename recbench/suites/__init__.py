@@ -82,10 +82,24 @@ class Suite:
                 f"suite {self.name!r}: studies {list(self.studies)} must list exactly the declared tables' and "
                 f"figures' studies {declared}"
             )
+        # a claim naming a row its table does not have could only ever say "no runs": a typo, caught here
+        for what, claims, table in (("ablation", self.ablation_claims, self.ablation),
+                                    ("timing", self.timing_claims, self.timing)):  # fmt: skip
+            self._check_rows(what, [(c.text, (c.better, c.worse)) for c in claims], table)
+        self._check_rows("cost", [(c.text, (c.first, c.second)) for c in self.cost_claims], self.timing)
         for figure in self.figures:
             extra = sorted(set(figure.values) - set(self.profiles))
             if extra:
                 raise RecbenchError(f"suite {self.name!r}: figure {figure.number} has values for unknown profile(s) {extra}")
+
+    def _check_rows(self, what: str, claims: list[tuple[str, tuple[str, str]]], table: VariantTable | None) -> None:
+        """Each claim's two entries must be row labels of ``table`` (none when there is no table)."""
+        labels = set(table.labels) if table is not None else set()
+        for text, entries in claims:
+            unknown = [e for e in entries if e not in labels]
+            if unknown:
+                where = f"suite {self.name!r}: {what} claim {text!r}"
+                raise RecbenchError(f"{where} names {unknown}, not rows of its table {sorted(labels)}")
 
     def models_of(self, kind: str) -> tuple[str, ...]:
         """The models of every Table 2 group of ``kind`` (``reference``, ``id`` or ``lm``), in order."""
