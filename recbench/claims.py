@@ -77,7 +77,7 @@ def claims_tables(store: RunStore, records: Iterable[RunRecord], suite: Suite | 
                 continue
             scored, labels = score(comparable)
             rows = [decide(_with_best_id(scored, suite.models_of("id")), labels, c) for c in suite.claims]
-            tables.append(_table(f"Claims — {key[0]} ({profile_title(profile)}), Table 2", key, rows))
+            tables.append(claims_table(f"Claims — {key[0]} ({profile_title(profile)}), Table 2", key, rows))
     ablation = suite.ablation
     if ablation is None or not suite.ablation_claims:
         return tables
@@ -90,11 +90,11 @@ def claims_tables(store: RunStore, records: Iterable[RunRecord], suite: Suite | 
             if len(scored) < 2:
                 continue
             rows = [decide(scored, labels, c) for c in suite.ablation_claims]
-            tables.append(_table(f"Claims — {gkey[0]} ({profile_title(gkey[3])}), Table 3", gkey[:3], rows))
+            tables.append(claims_table(f"Claims — {gkey[0]} ({profile_title(gkey[3])}), Table 3", gkey[:3], rows))
     return tables
 
 
-def notes_of() -> list[str]:
+def _verdict_notes() -> list[str]:
     """What a claims table's verdicts mean (every DeLong-decided claims table carries these notes)."""
     return [
         (
@@ -105,6 +105,7 @@ def notes_of() -> list[str]:
     ]
 
 
-def _table(title: str, key: tuple, rows: list[list[str]]) -> Table:
-    description = [f"Data `{key[0]}` sha256 `{key[1]}`, protocol v{key[2]}; each claim on the test rows both entries share."]
-    return Table(title, HEADERS, rows, description, notes_of())
+def claims_table(title: str, key: tuple, rows: list[list[str]], what: str = "entries") -> Table:
+    """A DeLong-decided claims table on the data ``key``; ``what`` names the compared things (entries, points, rows)."""
+    description = [f"Data `{key[0]}` sha256 `{key[1]}`, protocol v{key[2]}; each claim on the test rows both {what} share."]
+    return Table(title, HEADERS, rows, description, _verdict_notes())

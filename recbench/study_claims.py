@@ -26,7 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from recbench.claims import HEADERS, decide, notes_of
+from recbench.claims import claims_table, decide
 from recbench.compare import comparable_sets, score
 from recbench.figures import point_of
 from recbench.paper_tables import _seconds, _Views
@@ -46,7 +46,7 @@ COST_HEADERS = ["Claim", "s/sample (first)", "s/sample (second)", "second / firs
 def study_claims_tables(store: RunStore, records: Iterable[RunRecord], suite: Suite | None = None) -> list[Table]:
     """The figures' claims, then Table 4's AUC and cost claims, per comparable set where one claim has its runs."""
     suite = suite_or_default(suite)
-    records = [r for r in records if r.is_result]
+    records = list(records)  # each part keeps only result runs (point_of callers, study_groups)
     tables = []
     for figure in suite.figures:
         if figure.claims:
@@ -82,7 +82,7 @@ def figure_claims_tables(store: RunStore, records: Iterable[RunRecord], figure: 
             rows = [decide(scored, row_labels, c) for c in claims]
             if any(row[-1] != "no runs" for row in rows):  # e.g. one earlier-settings run is no curve
                 title = f"Claims — {gkey[0]} ({profile_title(gkey[3])}), Figure {figure.number}"
-                tables.append(_auc_table(title, gkey[:3], rows, "points"))
+                tables.append(claims_table(title, gkey[:3], rows, "points"))
     return tables
 
 
@@ -98,7 +98,7 @@ def _table4_claims(store: RunStore, records: list[RunRecord], suite: Suite) -> l
                 scored, labels = score(comparable)
                 rows = [decide(scored, labels, c) for c in suite.timing_claims]
                 if any(row[-1] != "no runs" for row in rows):
-                    tables.append(_auc_table(f"Claims — {where}", gkey[:3], rows, "rows"))
+                    tables.append(claims_table(f"Claims — {where}", gkey[:3], rows, "rows"))
             if suite.cost_claims:
                 seconds = {
                     kind: {k: _mean_timing(v, f"{kind}_seconds_per_sample") for k, v in comparable.entries.items()}
@@ -121,11 +121,6 @@ def decide_cost(claim: CostClaim, seconds: Mapping[str, float]) -> list[str]:
     else:
         verdict = "holds" if 1 / ratio <= bound else "fails"
     return [claim.text, _seconds(first), _seconds(second), f"{ratio:.2f}x", verdict]
-
-
-def _auc_table(title: str, key: tuple, rows: list[list[str]], what: str) -> Table:
-    description = [f"Data `{key[0]}` sha256 `{key[1]}`, protocol v{key[2]}; each claim on the test rows both {what} share."]
-    return Table(title, HEADERS, rows, description, notes_of())
 
 
 def _cost_table(title: str, key: tuple, rows: list[list[str]], claims: tuple[CostClaim, ...]) -> Table:

@@ -24,6 +24,12 @@ def titled(tables, start: str):
     return [t for t in tables if t.title.startswith(start)]
 
 
+def one_table(tables, title: str) -> str:
+    """The Markdown of the one table titled ``title``."""
+    (table,) = titled(tables, title)
+    return render_tables([table], "md")
+
+
 def verdict(text: str, claim: str) -> str:
     return row_of(text, claim)[-1]
 
@@ -31,8 +37,7 @@ def verdict(text: str, claim: str) -> str:
 def test_table2_claims_hold_fail_and_say_when_a_run_is_missing(store):
     for model, strength in [("reclora", 3.0), ("rella", 1.0), ("tallrec", 3.0), ("user-mean", 0.2)]:
         fabricate(store, model, 0, strength)
-    (table,) = titled(claims_tables(store, store.records()), "Claims — ml-100k (cpu profile), Table 2")
-    text = render_tables([table], "md")
+    text = one_table(claims_tables(store, store.records()), "Claims — ml-100k (cpu profile), Table 2")
     assert verdict(text, "RecLoRA beats ReLLa (same backbone)") == "holds"
     assert verdict(text, "ReLLa beats TALLRec (same backbone)") == "fails"
     assert verdict(text, "RecLoRA beats the untrained backbone (zero-shot)") == "no runs"
@@ -44,8 +49,7 @@ def test_figure_claims_compare_points_and_the_default_run_is_its_default_point(s
     fabricate(store, "reclora", 0, 0.0, study={"name": "n_meta", "x": 1}, overrides=("n_meta=1",))
     fabricate(store, "reclora", 0, 3.0, study={"name": "n_meta", "x": 2}, overrides=("n_meta=2",))
     fabricate(store, "reclora", 0, 3.0, config={"n_meta": 16})
-    (table,) = titled(study_claims_tables(store, store.records()), "Claims — ml-100k (cpu profile), Figure 4")
-    text = render_tables([table], "md")
+    text = one_table(study_claims_tables(store, store.records()), "Claims — ml-100k (cpu profile), Figure 4")
     assert verdict(text, "RecLoRA with N_m = 2 beats N_m = 1 (good from N_m = 2 on)") == "holds"
     assert verdict(text, "RecLoRA with N_m = 16 beats N_m = 1 (AUC grows with N_m)") == "holds"
     assert verdict(text, "RecLoRA with N_m = 16 beats N_m = 2 (AUC grows with N_m)") == "undecided"
@@ -57,8 +61,7 @@ def test_figure6_claims_pair_the_models_at_each_sample_size(store):
     for n, reclora, rella in [(128, 2.0, 0.0), (1024, 3.0, 1.0)]:
         fabricate(store, "reclora", 0, reclora, study={"name": "sample_size", "x": n}, overrides=(f"n_train={n}",))
         fabricate(store, "rella", 0, rella, study={"name": "sample_size", "x": n}, overrides=(f"n_train={n}",))
-    (table,) = titled(study_claims_tables(store, store.records()), "Claims — ml-100k (cpu profile), Figure 6")
-    text = render_tables([table], "md")
+    text = one_table(study_claims_tables(store, store.records()), "Claims — ml-100k (cpu profile), Figure 6")
     assert verdict(text, "RecLoRA beats ReLLa with 128 training samples") == "holds"
     assert verdict(text, "RecLoRA beats ReLLa with 1024 training samples") == "holds"
     assert verdict(text, "RecLoRA beats ReLLa with 256 training samples") == "no runs"
