@@ -181,6 +181,9 @@ ProfileOption = typer.Option("cpu", "--profile", help="Size profile of the LM ru
 DryRunOption = typer.Option(False, "--dry-run", help="Only print the plan and which runs are already recorded.")
 KeepGoingOption = typer.Option(False, "--keep-going", help="Continue past a failed run; report failures at the end.")
 PlanSetOption = typer.Option([], "--set", help="Extra override for every planned run, e.g. threads=1 (repeatable).")
+BudgetOption = typer.Option(
+    None, "--budget", help="Wall-clock time this process may spend, e.g. 2h30m: start only the runs whose estimate fits what is left."
+)
 
 
 def _plan_options(
@@ -193,6 +196,7 @@ def _plan_options(
     dry_run: bool = DryRunOption,
     keep_going: bool = KeepGoingOption,
     suite: str = SuiteOption,
+    budget: Optional[str] = BudgetOption,
 ) -> None:
     """The options of the commands that plan one study (ablate, study), declared once."""
 
@@ -200,7 +204,7 @@ def _plan_options(
 def with_plan_options(command: Callable) -> Callable:
     """Give ``command`` the options of :func:`_plan_options` after its own parameters.
 
-    Why: ``ablate`` and ``study`` take the same nine options, and one declaration keeps their
+    Why: ``ablate`` and ``study`` take the same ten options, and one declaration keeps their
     names, defaults and help from drifting apart. Typer reads a command's options from its
     signature, so the command takes them as ``**options`` and its ``__signature__`` lists them.
     """
@@ -246,6 +250,7 @@ def reproduce(
     settings: list[str] = PlanSetOption,
     dry_run: bool = DryRunOption,
     keep_going: bool = KeepGoingOption,
+    budget: Optional[str] = BudgetOption,
     out: Path = typer.Option(Path("leaderboards"), "--out", help="Folder for the rendered tables and figures."),
     strict: bool = StrictOption,
     suite: str = SuiteOption,
@@ -257,7 +262,7 @@ def reproduce(
 
     chosen = suite_named(suite)
     datasets, plan = reproduce_plan(dataset, profile, seeds, data_dir, settings, chosen, print_note)
-    complete = carry_out(plan, store, dry_run, keep_going, console, err_console)
+    complete = carry_out(plan, store, dry_run, keep_going, console, err_console, budget)
     if dry_run:
         return
     render_reproduced(store, datasets, profile, out / profile, strict, console, err_console, chosen)

@@ -15,7 +15,10 @@ measurements in the store(s), never from guesses:
   rate scaled by the ratio of the lengths (as if the whole prompt did), and the estimate is
   that range;
 * an ID or reference run costs what recorded runs of the same model on the same dataset took
-  (training plus evaluation), or nothing is claimed.
+  (training plus evaluation), or nothing is claimed;
+* rates come from runs measured on this kind of machine (``Costs.hardware``, the key of
+  :func:`recbench.hardware.hardware_signature`) when any such run qualifies, else from every run,
+  and :attr:`Costs.foreign` then says so (the same LM run costs 2.8x more without AMX).
 
 Example:
     >>> from recbench.run_record import RunRecord
@@ -36,6 +39,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from recbench.hardware import hardware_key
+
 if TYPE_CHECKING:
     from recbench.run_record import RunRecord
 
@@ -45,20 +50,41 @@ class Costs:
     """Per-sample and per-run costs read from recorded runs."""
 
     records: list[RunRecord]
+    #: the key (:func:`recbench.hardware.hardware_key`) of the machine the runs will be made on;
+    #: None uses every record alike
+    hardware: str | None = None
+    #: set once an estimate had to use rates measured on other hardware only
+    foreign: bool = False
+
+    def _here(self, record: RunRecord) -> bool:
+        return self.hardware is None or hardware_key((record.environment or {}).get("hardware")) == self.hardware
+
+    def _pools(self, matches: tuple[Callable[[RunRecord], bool], ...]) -> list[RunRecord]:
+        """The first non-empty set of records: each ``match`` on this hardware, then each on any hardware.
+
+        Hardware comes first because it moves an LM run's cost by 2.8x, more than the model does
+        (TALLRec, ReLLa and RecLoRA cost within 20% of each other on one machine).
+        """
+        for here in (True, False):
+            for match in matches:
+                chosen = [r for r in self.records if match(r) and (self._here(r) or not here)]
+                if chosen:
+                    self.foreign = self.foreign or not here
+                    return chosen
+        return []
 
     def _timings(self, match: Callable[[RunRecord], bool]) -> list[Mapping[str, float]]:
-        return [r.timings for r in self.records if match(r)]
+        return [r.timings for r in self._pools((match,))]
 
     def lm_rates(self, model: str, family: str) -> dict[int | None, tuple[float, float]]:
         """Text history length -> (train s/sample, infer s/sample), medians of the model's runs (else its family's)."""
-        for match in (lambda r: r.model == model, lambda r: r.family == family):
-            by_length: dict[int | None, list[Mapping[str, float]]] = {}
-            for record in self.records:
-                if match(record) and record.timings.get("infer_seconds_per_sample"):
-                    by_length.setdefault((record.config or {}).get("history_length"), []).append(record.timings)
-            if by_length:
-                return {length: _medians(timings) for length, timings in by_length.items()}
-        return {}
+        def measured(record: RunRecord) -> bool:
+            return bool(record.timings.get("infer_seconds_per_sample"))
+
+        by_length: dict[int | None, list[Mapping[str, float]]] = {}
+        for record in self._pools((lambda r: r.model == model and measured(r), lambda r: r.family == family and measured(r))):
+            by_length.setdefault((record.config or {}).get("history_length"), []).append(record.timings)
+        return {length: _medians(timings) for length, timings in by_length.items()}
 
     def lm_seconds(
         self, model: str, family: str, *, n_train: int, epochs: int, n_test: int, n_valid: int, history: int | None = None
@@ -164,3 +190,87 @@ def format_duration(seconds: float | None) -> str:
     if seconds >= 60:
         return f"{round(seconds / 60)} min"
     return f"{round(seconds)} s"
+
+
+_UNITS = {"h": 3600.0, "m": 60.0, "min": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str, option: str = "--budget") -> float:
+    """Seconds in ``2h30m``, ``150m``, ``90min``, ``1.5h`` or ``45s`` (a bare number is minutes).
+
+    Example:
+        >>> parse_duration("2h30m"), parse_duration("90min"), parse_duration("1.5h"), parse_duration("20")
+        (9000.0, 5400.0, 5400.0, 1200.0)
+    """
+    import re
+
+    from recbench.errors import RecbenchError
+
+    cleaned = text.strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", cleaned):
+        return float(cleaned) * 60.0
+    parts = re.findall(r"(\d+(?:\.\d+)?)(min|h|m|s)", cleaned)
+    if not parts or "".join(n + u for n, u in parts) != cleaned or float(sum(float(n) * _UNITS[u] for n, u in parts)) <= 0:
+        raise RecbenchError(f"{option} {text!r}: expected a positive duration such as 2h30m, 150m, 90min, 1.5h or 45s")
+    return float(sum(float(n) * _UNITS[u] for n, u in parts))
+
+
+@dataclass
+class Budget:
+    """The wall-clock time one process may spend on a plan: a run starts only when its estimate fits.
+
+    Why: a run cut off when a session or a lease ends loses everything since its last checkpoint,
+    and a RecLoRA checkpoint (100 MB) is too large to keep between machines. With a budget a
+    process skips the runs whose estimated time (the upper end of a range) exceeds what is left,
+    takes the next one that fits, and leaves the rest for a later process. A run whose cost no
+    recorded run measured is skipped too: nothing says it fits.
+
+    Example:
+        >>> budget = Budget(3600.0, started=0.0, clock=lambda: 600.0)
+        >>> budget.left()
+        3000.0
+        >>> budget.refusal((1200.0, 2400.0)) is None
+        True
+        >>> budget.refusal((1200.0, 4000.0))
+        'estimated ~20 min to 1 h 06 min, 50 min of the budget left'
+    """
+
+    seconds: float
+    started: float | None = None
+    clock: Callable[[], float] | None = None
+
+    def __post_init__(self) -> None:
+        import time
+
+        self.clock = self.clock or time.monotonic
+        self.started = self.clock() if self.started is None else self.started
+
+    def left(self) -> float:
+        assert self.clock is not None and self.started is not None
+        return max(0.0, self.seconds - (self.clock() - self.started))
+
+    def refusal(self, span: tuple[float, float] | None) -> str | None:
+        """Why a run of estimated ``span`` must not start now, or None when it fits."""
+        if span is None:
+            return f"no recorded run measured its cost, {format_duration(self.left())} of the budget left"
+        if span[1] > self.left():
+            return f"estimated {format_span(span)}, {format_duration(self.left())} of the budget left"
+        return None
+
+
+def fit_in_order(spans: list[tuple[float, float] | None], seconds: float) -> list[bool]:
+    """Which runs, taken in order by one process, start within ``seconds`` (what ``--dry-run`` shows).
+
+    Each run that fits what is left uses its upper estimate; one that does not is skipped and the
+    next is tried, as :class:`Budget` does while running.
+
+    Example:
+        >>> fit_in_order([(600.0, 600.0), (4000.0, 4000.0), None, (1800.0, 2400.0)], 3600.0)
+        [True, False, False, True]
+    """
+    left, out = seconds, []
+    for span in spans:
+        fits = span is not None and span[1] <= left
+        left -= span[1] if fits and span is not None else 0.0
+        out.append(fits)
+    return out

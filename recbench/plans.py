@@ -22,6 +22,7 @@ from recbench.records import measured_overrides
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from recbench.estimates import Budget
     from recbench.run_record import RunRecord
     from recbench.runner import RunRequest
     from recbench.runstore import RunStore
@@ -135,17 +136,25 @@ def execute(
     console: Console,
     run_fn: Callable[..., RunRecord] | None = None,
     keep_going: bool = False,
+    budget: Budget | None = None,
 ) -> tuple[int, list[tuple[PlannedRun, str]]]:
     """Run every planned request not yet recorded; returns (runs made, failures).
 
     Stops at the first failure unless ``keep_going``; then failures are collected and
     reported by the caller. Already-recorded requests are never re-run. Several processes may
     carry out the same plan on the same store side by side: each claims a run before making it
-    (:mod:`recbench.run_claims`) and skips the runs another live process holds.
+    (:mod:`recbench.run_claims`) and skips the runs another live process holds. With a
+    ``budget`` a run starts only when its estimate, from the rates recorded so far (this
+    process's finished runs included), fits the time left; the others are skipped and said so.
     """
     if run_fn is None:
         from recbench.runner import run as run_fn
+    from recbench.estimates import Costs, estimate
+    from recbench.hardware import hardware_key, hardware_signature
     from recbench.run_claims import RunClaims
+
+    def here() -> str | None:
+        return hardware_key(hardware_signature())
 
     claims = RunClaims(store.root)
     todo = [p for p in planned if p.pending]
@@ -154,6 +163,9 @@ def execute(
         variant = item.variant or item.request.dataset
         key = repr(identity(item.request.model, variant, item.request.seed, item.request.profile, item.request.study,
                             item.request.overrides))  # fmt: skip
+        if budget is not None and (reason := budget.refusal(estimate(item.request, variant, Costs(store.records(), here())))):
+            console.print(f"[{i}/{len(todo)}] left for later ({reason}): {item.describe()}", highlight=False)
+            continue
         if not claims.acquire(key):
             console.print(f"[{i}/{len(todo)}] another process is making it: {item.describe()}", highlight=False)
             continue

@@ -28,6 +28,7 @@ from safetensors.torch import save as save_weights
 from recbench.config import apply_overrides, legacy_settings, to_dict
 from recbench.ctr import FeatureSchema
 from recbench.errors import RecbenchError
+from recbench.hardware import hardware_signature
 from recbench.metrics import evaluate
 from recbench.prerequisite_runs import clear_pinned, read_pinned, resolve_prerequisites, write_pinned
 from recbench.prerequisites import declared_prerequisites
@@ -262,18 +263,24 @@ def environment() -> dict[str, Any]:
         "git_commit": git_commit(),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "torch_threads": torch.get_num_threads(),
+        "hardware": hardware_signature(),  # what the timings were measured on (recbench.hardware)
     }
 
 
+#: the committed reference store: data, not code, so its changes (a run landing, a kept checkpoint
+#: being rewritten) never make the code "dirty"
+_NOT_CODE = ":(exclude)leaderboards/runs"
+
+
 def git_commit() -> str | None:
-    """The project's commit, with ``-dirty`` when the work tree has uncommitted changes."""
+    """The project's commit, with ``-dirty`` when the code in the work tree has uncommitted changes."""
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", _NOT_CODE], cwd=root, capture_output=True, text=True, timeout=5
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

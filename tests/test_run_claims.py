@@ -75,3 +75,32 @@ def test_a_run_another_process_recorded_meanwhile_is_found_under_the_resolved_va
 
 def store_arrays(root, run_id):
     return dict(RunStore(root).predictions(run_id))
+
+
+def test_a_budget_starts_only_the_runs_whose_estimate_fits_the_time_left(tmp_path):
+    from recbench.estimates import Budget, Costs, estimate
+
+    store = RunStore(tmp_path / "runs")
+    plan = plan_study("n_meta", "synth")[:4]
+    fake_run(plan[0], store)  # one recorded run: the rates every estimate below comes from
+    planned = check_plan(plan, store)
+    spans = [estimate(p.request, "synth", Costs(store.records())) for p in planned if p.pending]
+    assert len(spans) == 3 and all(s is not None for s in spans)
+    now = [0.0]
+
+    def takes_its_estimate(request, run_store, console=None):
+        now[0] += estimate(request, "synth", Costs(run_store.records()))[1]
+        return fake_run(request, run_store)
+
+    budget = Budget(spans[0][1] + spans[1][1] + 0.5 * spans[2][1], clock=lambda: now[0])
+    made, failures = execute(planned, store, QUIET, run_fn=takes_its_estimate, budget=budget)
+    assert made == 2 and not failures
+    assert [p.recorded is not None for p in check_plan(plan, store)] == [True, True, True, False]  # the last is left
+
+
+def test_with_nothing_measured_a_budget_starts_nothing(tmp_path):
+    from recbench.estimates import Budget
+
+    store = RunStore(tmp_path / "runs")
+    plan = plan_study("n_meta", "synth")[:2]
+    assert execute(check_plan(plan, store), store, QUIET, run_fn=fake_run, budget=Budget(1e9)) == (0, [])

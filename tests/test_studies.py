@@ -202,6 +202,16 @@ def test_ablate_and_study_dry_runs_show_the_plan(store):
     assert store.records() and len(store.records()) == 1
 
 
+def test_a_dry_run_with_a_budget_marks_what_one_process_would_start(store):
+    fake_run(plan_study("n_meta", "synth")[0], store)  # its timings are the rates of every estimate
+    result = invoke("study", "n_meta", "-d", "synth", "--store", str(store.root), "--dry-run", "--budget", "3h")
+    assert result.exit_code == 0, result.output
+    text = result.output.replace("\n", " ")
+    assert text.count("(within the budget)") == 1 and text.count("(left for later: over the budget)") == 3
+    assert "--budget 3 h 00 min: one process taking the plan in order starts 1 of the 4 runs" in text
+    assert "measured on other hardware than this machine's" in text  # the fake record names no hardware
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -209,6 +219,8 @@ def test_ablate_and_study_dry_runs_show_the_plan(store):
         (["study", "n_meta", "-d", "ml-2m"], "unknown dataset 'ml-2m'"),
         (["ablate", "-d", "synth", "--profile", "gpu", "--dry-run"], "--profile gpu: expected one of cpu, paper"),
         (["reproduce", "--profile", "cpu", "--data-dir", "x", "--dry-run"], "--data-dir needs exactly one --dataset"),
+        (["study", "n_meta", "-d", "synth", "--budget", "soon", "--dry-run"], "--budget 'soon': expected a positive duration"),
+        (["reproduce", "--profile", "cpu", "-d", "synth", "--budget", "0h"], "--budget '0h': expected a positive duration"),
         (["leaderboard", "--table", "9"], "--table 9: expected 2, 3, 4, claims or all"),
         (["leaderboard", "--table", "3"], "no ablation runs"),
         (["leaderboard", "--format", "pdf"], "--format pdf: expected one of md, csv, latex, html"),
