@@ -29,6 +29,7 @@ from recbench.config import apply_overrides, legacy_settings, to_dict
 from recbench.ctr import FeatureSchema
 from recbench.errors import RecbenchError
 from recbench.hardware import hardware_signature
+from recbench.lm.checkpoint import Checkpoint
 from recbench.metrics import evaluate
 from recbench.prerequisite_runs import clear_pinned, read_pinned, resolve_prerequisites, write_pinned
 from recbench.prerequisites import declared_prerequisites
@@ -128,7 +129,11 @@ def run_on_data(request: RunRequest, data: ProtocolData, store: RunStore, consol
     rank = int(os.environ.get("RANK", "0"))
     if rank != 0:  # under `accelerate launch` every process runs this; only the first records
         return RunRecord.from_dict(json.loads(record_json({**record, "run_id": f"(rank {rank}: not recorded)"})))
-    return store.record(store.save(record, outcome.predictions, outcome.files))
+    saved = store.record(store.save(record, outcome.predictions, outcome.files))
+    if outcome.checkpoint_dir is not None:  # recorded: the final training state and its pins are no longer needed
+        Checkpoint(outcome.checkpoint_dir, key="").clear()
+        clear_pinned(outcome.checkpoint_dir)  # a later run with the same settings resolves its prerequisites afresh
+    return saved
 
 
 @dataclass
@@ -141,6 +146,8 @@ class _Outcome:
     n_parameters: int
     extra: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    #: where an LM run's training state waits until the run is recorded (None: nothing to remove)
+    checkpoint_dir: Path | None = None
 
 
 def _evaluate(rows_by_split: dict[str, np.ndarray], data: ProtocolData, predict_rows) -> tuple[dict, dict, float]:
@@ -221,8 +228,6 @@ def _train_language_model(entry: ModelEntry, model_config: Any, train_config: An
     if len(valid_rows):
         validate = lambda: evaluate(data.labels(valid_rows), model.score(valid_rows))  # noqa: E731
     result = model.fit(train_rows, data.labels(train_rows), checkpoint_dir, validate)
-    if needs:
-        clear_pinned(checkpoint_dir)  # finished: a later run with the same settings resolves afresh
     splits = {"valid": valid_rows, "test": test_rows} if len(valid_rows) else {"test": test_rows}
     if request.purpose != "run":
         splits.pop("test")
@@ -237,7 +242,7 @@ def _train_language_model(entry: ModelEntry, model_config: Any, train_config: An
     }
     extra = {"few_shot_rows": len(train_rows), "resumed_from_step": result.resumed_from_step, **getattr(model, "record_extra", lambda: {})()}
     files = getattr(model, "artefacts", lambda: {})()
-    return _Outcome(metrics, predictions, result.epochs, result.best_epoch, timings, model.n_trainable(), extra, files)
+    return _Outcome(metrics, predictions, result.epochs, result.best_epoch, timings, model.n_trainable(), extra, files, checkpoint_dir)
 
 
 def peak_memory() -> dict[str, float]:
@@ -267,9 +272,9 @@ def environment() -> dict[str, Any]:
     }
 
 
-#: the committed reference store: data, not code, so its changes (a run landing, a kept checkpoint
-#: being rewritten) never make the code "dirty"
-_NOT_CODE = ":(exclude)leaderboards/runs"
+#: the committed reference store and the tables rendered from it: data, not code, so their changes
+#: (a run landing, a kept checkpoint being rewritten, a table re-rendered) never make the code "dirty"
+_NOT_CODE = ":(exclude)leaderboards"
 
 
 def git_commit() -> str | None:

@@ -247,7 +247,13 @@ def test_interrupted_training_resumes_to_the_same_weights(tokenizer, data, tmp_p
     assert [e["epoch"] for e in result.epochs] == [1, 2]
     for name, value in lora_state(reference).items():
         torch.testing.assert_close(lora_state(model)[name], value, atol=1e-6, rtol=0)
-    assert not (folder / "state.json").exists()  # a finished run leaves no checkpoint
+    # the finished state stays until the run is recorded (the runner removes it): a rerun trains no step again
+    assert Checkpoint(folder, key).load()["step"] == 4
+    again = tiny_tallrec(tokenizer, data, **CHECKPOINTED)
+    rerun = trained(again, checkpoint_dir=folder)
+    assert rerun.resumed_from_step == 4 and rerun.train_samples == 0 and [e["epoch"] for e in rerun.epochs] == [1, 2]
+    for name, value in lora_state(reference).items():
+        torch.testing.assert_close(lora_state(again)[name], value, atol=1e-6, rtol=0)
 
 
 def test_interruption_at_an_epoch_boundary_keeps_that_epochs_validation(tokenizer, data, tmp_path, monkeypatch):

@@ -4,6 +4,8 @@ CRM run), and one end-to-end CLI run of ReLLa on the real SmolLM2 backbone."""
 
 from __future__ import annotations
 
+import json
+
 from importlib.metadata import PackageNotFoundError, distribution
 
 import numpy as np
@@ -283,7 +285,45 @@ def test_rella_end_to_end_on_smollm2(smollm2_dir, tmp_path):
     assert record.n_parameters > 0 and record.resumed_from_step == 0
     predictions = RunStore(store).predictions(record.run_id)
     assert len(predictions["test_prob"]) == 8 and ((predictions["test_prob"] > 0) & (predictions["test_prob"] < 1)).all()
-    assert not (store / "checkpoints").exists() or not any((store / "checkpoints").rglob("*.pt"))
+    assert not (store / "checkpoints").exists() or not any((store / "checkpoints").iterdir())  # recorded: state removed
+
+
+def test_an_lm_run_killed_while_scoring_resumes_without_training_again(smollm2_dir, tmp_path, monkeypatch):
+    """The training state outlives training until the record is written: a run killed while
+    scoring its test rows (10-25 minutes on a CPU) resumes at scoring with the same weights."""
+    import recbench.runner
+    from cli import app
+
+    store = tmp_path / "runs"
+    settings = ["n_train=4", "n_test=8", "n_valid=0", "batch_size=4", "micro_batch_size=4", "epochs=2", "item_vectors=genre", "threads=1"]
+
+    def args(folder):
+        return ["run", "--model", "tallrec", "--dataset", "synth", "--store", str(folder), *[f"--set={s}" for s in settings]]
+
+    original = recbench.runner._evaluate
+
+    class Killed(Exception):
+        pass
+
+    def killed(*_args, **_kwargs):
+        raise Killed
+
+    monkeypatch.setattr(recbench.runner, "_evaluate", killed)
+    with pytest.raises(Killed):
+        cli_runner.invoke(app, args(store), catch_exceptions=False)
+    (kept,) = (store / "checkpoints").iterdir()
+    assert json.loads((kept / "state.json").read_text())["step"] == 2  # both epochs' steps are saved
+    monkeypatch.setattr(recbench.runner, "_evaluate", original)
+    result = cli_runner.invoke(app, args(store), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (record,) = RunStore(store).records()
+    assert record.resumed_from_step == 2 and record.timings["train_seconds"] == 0.0
+    assert not any((store / "checkpoints").iterdir())
+    fresh = tmp_path / "fresh"
+    again = cli_runner.invoke(app, args(fresh), catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    (uninterrupted,) = RunStore(fresh).records()
+    assert uninterrupted.metrics["test"] == record.metrics["test"]  # the same weights as an uninterrupted run
 
 
 @pytest.mark.parametrize(
