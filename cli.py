@@ -272,6 +272,25 @@ def reproduce(
 
 @app.command()
 @user_errors
+def checkpoints(store: list[Path] = StoreOption) -> None:
+    """List the runs in flight in the store(s): saved training state, progress, size, and whether git can keep it."""
+    from recbench.checkpoint_report import KEEPABLE_BYTES, list_checkpoints
+    from recbench.runstore import open_stores
+
+    found = 0
+    for root in open_stores(store).roots:
+        for state in list_checkpoints(root):
+            console.print(state.describe(), markup=False, highlight=False, soft_wrap=True)
+            found += 1
+    if not found:
+        console.print("no run in flight (no saved training state)")
+    else:
+        console.print(f"a state of at most {KEEPABLE_BYTES // 2**20} MiB may be committed with the reference store "
+                      "(git add -f) so that the next machine resumes it", highlight=False)  # fmt: skip
+
+
+@app.command()
+@user_errors
 def models() -> None:
     """List the registered models."""
     from recbench.registry import all_models

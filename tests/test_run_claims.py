@@ -104,3 +104,30 @@ def test_with_nothing_measured_a_budget_starts_nothing(tmp_path):
     store = RunStore(tmp_path / "runs")
     plan = plan_study("n_meta", "synth")[:2]
     assert execute(check_plan(plan, store), store, QUIET, run_fn=fake_run, budget=Budget(1e9)) == (0, [])
+
+
+def test_checkpoints_lists_each_run_in_flight_with_its_progress_and_whether_git_can_keep_it(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+    from recbench.checkpoint_report import KEEPABLE_BYTES, list_checkpoints
+
+    store = tmp_path / "runs"
+    small = store / "checkpoints" / "rella-ml-1m-s0-aaaa"
+    small.mkdir(parents=True)
+    (small / "state.json").write_text(json.dumps({"step": 130, "epochs": [{"epoch": 1, "valid_auc": 0.5712}]}))
+    (small / "tensors.safetensors").write_bytes(b"\0" * 1000)
+    large = store / "checkpoints" / "reclora-ml-1m-s0-bbbb"
+    large.mkdir()
+    (large / "prerequisites.json").write_text(json.dumps({"crm": "20261201-sim-c507ab"}))
+    (large / "tensors.safetensors").write_bytes(b"\0" * (KEEPABLE_BYTES + 1))
+    (store / "checkpoints" / "empty").mkdir()
+    states = list_checkpoints(store)
+    assert [s.folder.name for s in states] == ["reclora-ml-1m-s0-bbbb", "rella-ml-1m-s0-aaaa"]
+    assert [s.keepable for s in states] == [False, True] and states[1].step == 130
+    result = CliRunner().invoke(app, ["checkpoints", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "rella-ml-1m-s0-aaaa: step 130, 1 epoch(s) done (valid AUC 0.571); 0.0 MiB" in text and "small enough to commit" in text
+    assert "reclora-ml-1m-s0-bbbb: no state yet, pinned crm 20261201-sim-c507ab; 16.0 MiB" in text and "too large to commit" in text
+    assert "no run in flight" in CliRunner().invoke(app, ["checkpoints", "--store", str(tmp_path / "none")]).output
