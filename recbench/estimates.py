@@ -18,7 +18,7 @@ measurements in the store(s), never from guesses:
   (training plus evaluation), or nothing is claimed;
 * rates come from runs measured on this kind of machine (``Costs.hardware``, the key of
   :func:`recbench.hardware.hardware_signature`) when any such run qualifies, else from every run,
-  and :attr:`Costs.foreign` then says so (the same LM run costs 2.8x more without AMX).
+  and :attr:`Costs.foreign` then says so (the same LM run costs 2.7x more without AMX).
 
 Example:
     >>> from recbench.run_record import RunRecord
@@ -62,7 +62,7 @@ class Costs:
     def _pools(self, matches: tuple[Callable[[RunRecord], bool], ...]) -> list[RunRecord]:
         """The first non-empty set of records: each ``match`` on this hardware, then each on any hardware.
 
-        Hardware comes first because it moves an LM run's cost by 2.8x, more than the model does
+        Hardware comes first because it moves an LM run's cost by 2.7x, more than the model does
         (TALLRec, ReLLa and RecLoRA cost within 20% of each other on one machine).
         """
         for here in (True, False):

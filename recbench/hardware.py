@@ -1,10 +1,10 @@
 """Which kind of machine measured a run's timings, so cost estimates come from the same kind.
 
 Why: ``reproduce --dry-run`` and ``--budget`` plan many CPU hours from the per-sample costs that
-recorded runs measured. The same language-model run costs about 2.8x more on a CPU with only
-AVX512-BF16 than on one with AMX tiles (measured on this project's machines: RecLoRA training
-2.25 s/sample against 0.78 s/sample, one thread each), so mixing both in one median gives an
-estimate that is right on neither. Every run records the signature below in its
+recorded runs measured. The same language-model run costs about 2.7x more on a CPU with only
+AVX512-BF16 than on one with AMX tiles (RecLoRA training, one thread: 2.25 s/sample in run
+cdd734, 0.84 s/sample in run 491dbd), so mixing both in one median gives an estimate that is
+right on neither. Every run records the signature below in its
 ``environment["hardware"]``, and :class:`recbench.estimates.Costs` prefers the rates measured
 on a machine with the same signature.
 
