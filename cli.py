@@ -254,6 +254,7 @@ def reproduce(
     out: Path = typer.Option(Path("leaderboards"), "--out", help="Folder for the rendered tables and figures."),
     strict: bool = StrictOption,
     suite: str = SuiteOption,
+    only: list[str] = typer.Option([], "--only", help="Only these parts (repeatable): table2, table3, table4, figure4, ... or a study's name."),
 ) -> None:
     """Run every missing run behind a suite's tables and figures (RecLoRA: Tables 2-4, Figures 4-6), then render them."""
     from recbench.cli_leaderboard import render_reproduced
@@ -261,7 +262,7 @@ def reproduce(
     from recbench.cli_requests import reproduce_plan, suite_named
 
     chosen = suite_named(suite)
-    datasets, plan = reproduce_plan(dataset, profile, seeds, data_dir, settings, chosen, print_note)
+    datasets, plan = reproduce_plan(dataset, profile, seeds, data_dir, settings, chosen, print_note, only)
     complete = carry_out(plan, store, dry_run, keep_going, console, err_console, budget)
     if dry_run:
         return

@@ -169,10 +169,11 @@ def study_plan(name: str, dataset: str, profile: str, seeds: list[int] | None, d
     return current_plan(plan_study(name, dataset, profile, seeds or [0], data_dir, tuple(settings), suite), note)
 
 
-def reproduce_plan(datasets: list[str], profile: str, seeds: int, data_dir: Path | None,
-                   settings: list[str], suite: Suite, note: Note = _quiet) -> tuple[list[str], list[RunRequest]]:  # fmt: skip
+def reproduce_plan(datasets: list[str], profile: str, seeds: int, data_dir: Path | None, settings: list[str],
+                   suite: Suite, note: Note = _quiet, only: list[str] | None = None) -> tuple[list[str], list[RunRequest]]:  # fmt: skip
     """The datasets ``recbench reproduce`` covers (default: the suite's) and every run behind their
-    tables (renamed ``--set`` settings under their new names, as in :func:`study_plan`)."""
+    tables, or behind the parts ``only`` names (renamed ``--set`` settings under their new names,
+    as in :func:`study_plan`)."""
     from recbench.datasets import get_dataset_info
     from recbench.studies import plan_reproduce
 
@@ -183,4 +184,5 @@ def reproduce_plan(datasets: list[str], profile: str, seeds: int, data_dir: Path
         raise RecbenchError("--data-dir needs exactly one --dataset (use $RECBENCH_DATA for several)")
     for name in datasets:
         get_dataset_info(name)
-    return datasets, current_plan(plan_reproduce(datasets, profile, range(seeds), data_dir, tuple(settings), suite), note)
+    plan = plan_reproduce(datasets, profile, range(seeds), data_dir, tuple(settings), suite, only or ())
+    return datasets, current_plan(plan, note)

@@ -119,6 +119,18 @@ def test_reproduce_plans_the_runs_its_claims_name():
         parse_entry("sim [item_vectors=lm")
 
 
+def test_reproduce_only_plans_the_named_tables_and_figures():
+    """--only keeps Table 2 (its rows and claimed runs), a table or figure by number, or a study by name."""
+    full = plan_reproduce(["ml-1m"], "cpu", seeds=[0])
+    table2 = plan_reproduce(["ml-1m"], "cpu", seeds=[0], only=["table2"])
+    assert table2 == full[:17] and {r.study for r in table2} == {None}
+    parts = plan_reproduce(["ml-1m"], "cpu", seeds=[0], only=["Table3", "figure4", "sample_size"])
+    assert [r.study["name"] for r in parts] == ["ablation"] * 6 + ["n_meta"] * 5 + ["sample_size"] * 8
+    assert parts == [r for r in full if r.study and r.study["name"] in ("ablation", "n_meta", "sample_size")]
+    with pytest.raises(RecbenchError, match="--only figure9: expected one of table2, table3, table4, figure4"):
+        plan_reproduce(["ml-1m"], "cpu", seeds=[0], only=["figure9"])
+
+
 def test_bad_names_are_one_line_errors():
     with pytest.raises(RecbenchError, match="unknown study 'nope'; choose one of: ablation, n_meta"):
         plan_study("nope", "ml-1m")
@@ -268,6 +280,10 @@ def test_reproduce_runs_everything_then_renders_stamped_tables_and_figures(store
         "fig4_n_meta.png", "fig5_id_history.png", "fig6_sample_size.png"]  # fmt: skip
     again = invoke(*args, "--dry-run")
     assert "91 planned runs: 91 already recorded, 0 to run" in again.output  # the 18 study points found as the runs they equal
+    only = invoke(*args, "--dry-run", "--only", "table3", "--only", "figure6")
+    assert "28 planned runs: 28 already recorded, 0 to run" in only.output and "id_history=" not in only.output
+    wrong = runner.invoke(app, [*args, "--dry-run", "--only", "table9"])
+    assert wrong.exit_code == 2 and "error: --only table9: expected one of table2, table3" in wrong.output
 
 
 def test_leaderboard_cli_end_to_end(store, tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from recbench.errors import RecbenchError
@@ -104,6 +105,33 @@ class Suite:
     def models_of(self, kind: str) -> tuple[str, ...]:
         """The models of every Table 2 group of ``kind`` (``reference``, ``id`` or ``lm``), in order."""
         return tuple(m for g in self.groups if g.kind == kind for m in g.models)
+
+    def parts(self) -> dict[str, str]:
+        """The names ``reproduce --only`` accepts, each mapped to the part of the plan it selects.
+
+        ``table2`` is Table 2's rows and the runs its claims name; ``table3`` / ``table4`` are the
+        ablation and timing tables' studies, ``figureN`` a figure's study, and every study also
+        answers to its own name.
+
+        Example:
+            >>> get_suite("reclora").parts()["figure4"]
+            'n_meta'
+        """
+        names = {"table2": "table2"}
+        for label, table in (("table3", self.ablation), ("table4", self.timing)):
+            if table is not None:
+                names[label] = table.study
+        names.update({f"figure{f.number}": f.study for f in self.figures})
+        names.update({study: study for study in self.studies})
+        return names
+
+    def select_parts(self, names: Iterable[str]) -> frozenset[str]:
+        """The parts (``table2`` or study names) that ``--only`` names; an unknown name is an error."""
+        known = self.parts()
+        unknown = [n for n in names if n.strip().lower() not in known]
+        if unknown:
+            raise RecbenchError(f"--only {unknown[0]}: expected one of {', '.join(known)}")
+        return frozenset(known[n.strip().lower()] for n in names)
 
     def variant_table(self, study: str) -> VariantTable | None:
         """Table 3 or Table 4 when ``study`` is its study name."""
