@@ -65,6 +65,9 @@ def carry_out(
         ranged = "; a range where a run's text history length was never measured and only one other was" if high > low else ""
         where = ("; measured on other hardware than this machine's (no qualifying run recorded its "
                  f"{hardware_key(hardware_signature())}), so expect a different speed here") if costs.foreign else ""  # fmt: skip
+        if costs.scaled:
+            where += ("; a model measured only on other hardware is scaled by how much faster this machine "
+                      "ran the models measured on both")  # fmt: skip
         out.print(
             f"estimated time for the runs to make: {format_span((low, high))[1:]} of one core at the recorded rates{ranged}{caveat}{where}"
         )

@@ -18,7 +18,9 @@ measurements in the store(s), never from guesses:
   (training plus evaluation), or nothing is claimed;
 * rates come from runs measured on this kind of machine (``Costs.hardware``, the key of
   :func:`recbench.hardware.hardware_signature`) when any such run qualifies, else from every run,
-  and :attr:`Costs.foreign` then says so (the same LM run costs 2.7x more without AMX).
+  and :attr:`Costs.foreign` then says so (the same LM run costs 2.7x more without AMX); an LM
+  model measured only elsewhere keeps its own rates scaled by the speed ratio of the models
+  measured on both machines (:attr:`Costs.scaled`).
 
 Example:
     >>> from recbench.run_record import RunRecord
@@ -55,6 +57,8 @@ class Costs:
     hardware: str | None = None
     #: set once an estimate had to use rates measured on other hardware only
     foreign: bool = False
+    #: set once an estimate used a model's rates from other hardware scaled to this machine
+    scaled: bool = False
 
     def _here(self, record: RunRecord) -> bool:
         return self.hardware is None or hardware_key((record.environment or {}).get("hardware")) == self.hardware
@@ -77,14 +81,41 @@ class Costs:
         return [r.timings for r in self._pools((match,))]
 
     def lm_rates(self, model: str, family: str) -> dict[int | None, tuple[float, float]]:
-        """Text history length -> (train s/sample, infer s/sample), medians of the model's runs (else its family's)."""
-        def measured(record: RunRecord) -> bool:
-            return bool(record.timings.get("infer_seconds_per_sample"))
+        """Text history length -> (train s/sample, infer s/sample), medians of the model's runs (else its family's).
 
+        A model measured only on other hardware keeps its own rates, scaled by how much faster
+        this machine runs the family's models measured on both (:meth:`speed_ratio`): another
+        model's rates here would be the wrong size (CTR-BERT's small encoder costs a fraction
+        of a SmolLM2 prompt). With no model measured on both, the family's rates here stand in.
+        """
+        own = [r for r in self.records if r.model == model and _measured(r)]
+        ratio = self.speed_ratio(family) if own and not any(self._here(r) for r in own) else None
+        if ratio is not None:
+            chosen, scale, self.scaled = own, ratio, True
+        else:  # this model here, else the family here, else anything (Costs.foreign)
+            chosen, scale = self._pools((lambda r: r.model == model and _measured(r), lambda r: r.family == family and _measured(r))), (1.0, 1.0)
         by_length: dict[int | None, list[Mapping[str, float]]] = {}
-        for record in self._pools((lambda r: r.model == model and measured(r), lambda r: r.family == family and measured(r))):
+        for record in chosen:
             by_length.setdefault((record.config or {}).get("history_length"), []).append(record.timings)
-        return {length: _medians(timings) for length, timings in by_length.items()}
+        return {length: (train * scale[0], infer * scale[1]) for length, (train, infer) in
+                ((length, _medians(timings)) for length, timings in by_length.items())}  # fmt: skip
+
+    def speed_ratio(self, family: str) -> tuple[float, float] | None:
+        """(train, infer) cost here over cost elsewhere: the median over the family's models with
+        runs on both, each model's ratio of medians; None when no model was measured on both."""
+        if self.hardware is None:
+            return None
+        ratios: list[tuple[float, float]] = []
+        for model in sorted({r.model for r in self.records if r.family == family}):
+            runs = [r for r in self.records if r.model == model and _measured(r)]
+            here = [r.timings for r in runs if self._here(r)]
+            elsewhere = [r.timings for r in runs if not self._here(r)]
+            if here and elsewhere:
+                (train_here, infer_here), (train_there, infer_there) = _medians(here), _medians(elsewhere)
+                ratios.append((train_here / train_there, infer_here / infer_there))
+        if not ratios:
+            return None
+        return statistics.median(r[0] for r in ratios), statistics.median(r[1] for r in ratios)
 
     def lm_seconds(
         self, model: str, family: str, *, n_train: int, epochs: int, n_test: int, n_valid: int, history: int | None = None
@@ -126,6 +157,10 @@ def estimate(request: Any, variant: str, costs: Costs) -> tuple[float, float] | 
         n_test=int(train_config.n_test), n_valid=int(train_config.n_valid),
         history=getattr(model_config, "history_length", None),
     )  # fmt: skip
+
+
+def _measured(record: RunRecord) -> bool:
+    return bool(record.timings.get("infer_seconds_per_sample"))
 
 
 def _medians(timings: list[Mapping[str, float]]) -> tuple[float, float]:

@@ -97,6 +97,19 @@ def test_another_models_run_on_this_hardware_beats_the_same_model_elsewhere():
     assert seconds(Costs(runs, hardware_key(AMX)), model="reclora") == (250.0, 250.0)
 
 
+def test_a_model_measured_only_elsewhere_is_scaled_by_the_speed_ratio_of_models_measured_on_both():
+    """CTR-BERT's small encoder measured on the old machine only: its own rates, at this machine's speed
+    (TALLRec ran 3x faster here in training, 2x in scoring), not TALLRec's much larger SmolLM2 rates."""
+    runs = [measured_on(lm_run("tallrec", 10, 6.0, 1.0, "t-old"), OLD), measured_on(lm_run("tallrec", 10, 2.0, 0.5, "t-amx"), AMX),
+            measured_on(lm_run("ctr-bert", 10, 0.6, 0.2, "c-old"), OLD)]  # fmt: skip
+    costs = Costs(runs, hardware_key(AMX))
+    assert costs.speed_ratio("lm") == pytest.approx((1 / 3, 1 / 2))
+    assert seconds(costs, model="ctr-bert") == pytest.approx((30.0, 30.0))  # 0.2 x 100 + 0.1 x 100
+    assert costs.scaled and not costs.foreign
+    assert Costs(runs, hardware_key(OLD)).speed_ratio("lm") == pytest.approx((3.0, 2.0))
+    assert Costs(runs).speed_ratio("lm") is None  # no machine named: every run counts alike
+
+
 def test_with_no_run_on_this_hardware_every_run_counts_and_the_estimate_says_so():
     runs = [measured_on(lm_run("rella", 10, 6.0, 1.5, "old"), OLD), measured_on(lm_run("rella", 10, 2.0, 0.5, "legacy"), None)]
     costs = Costs(runs, hardware_key(AMX))
