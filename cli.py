@@ -273,16 +273,32 @@ def reproduce(
 
 @app.command()
 @user_errors
-def checkpoints(store: list[Path] = StoreOption) -> None:
-    """List the runs in flight in the store(s): saved training state, progress, size, age."""
-    from recbench.inflight import list_checkpoints
+def checkpoints(
+    store: list[Path] = StoreOption,
+    keep: bool = typer.Option(False, "--keep", help="Copy each state small enough for git into <store>/inflight/ (stop the runs first)."),
+) -> None:
+    """List the runs in flight in the store(s): training state, progress, size; --keep readies the small ones for git."""
+    from recbench.inflight import FILE_BYTES, KEEPABLE_BYTES, KEPT, keep_states, list_checkpoints
     from recbench.runstore import open_stores
 
-    states = [state for root in open_stores(store).roots for state in list_checkpoints(root)]
+    roots = open_stores(store).roots
+    states = [state for root in roots for state in list_checkpoints(root)]
     for state in states:
         console.print(state.describe(), markup=False, highlight=False, soft_wrap=True)
+    for root in roots:
+        for state in list_checkpoints(root, KEPT):
+            console.print(f"kept in git: {state.describe()}", markup=False, highlight=False, soft_wrap=True)
     if not states:
         console.print("no run in flight (no saved training state)")
+        return
+    if not keep:
+        console.print(f"--keep copies each state of at most {KEEPABLE_BYTES // 2**20} MiB (no file over "
+                      f"{FILE_BYTES // 2**20} MiB) into <store>/{KEPT}/ for git, "
+                      "so that the next machine resumes it", highlight=False)  # fmt: skip
+        return
+    kept = keep_states(roots[0])
+    names = ", ".join(state.folder.name for state in kept) or "none"
+    console.print(f"kept {len(kept)} state(s) in {roots[0] / KEPT} ({names}): commit that folder", highlight=False)
 
 
 @app.command()

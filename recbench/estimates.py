@@ -255,8 +255,8 @@ class Budget:
     """The wall-clock time one process may spend on a plan: a run starts only when its estimate fits.
 
     Why: a run cut off when a session or a lease ends loses everything since its last checkpoint,
-    and no training state travels to the next machine (a TALLRec or ReLLa state is 5.3-7 MiB, a
-    RecLoRA state about 128 MiB, and the repository takes no file over 5 MB). With a budget a
+    and a RecLoRA state (about 128 MiB) is too large to carry to the next machine in git (a
+    TALLRec or ReLLa state travels with ``recbench checkpoints --keep``). With a budget a
     process skips the runs whose estimated time (the upper end of a range) exceeds what is left,
     takes the next one that fits, and leaves the rest for a later process. A run whose cost no
     recorded run measured is skipped too: nothing says it fits.

@@ -29,6 +29,7 @@ from recbench.config import apply_overrides, legacy_settings, to_dict
 from recbench.ctr import FeatureSchema
 from recbench.errors import RecbenchError
 from recbench.hardware import hardware_signature
+from recbench.inflight import forget_kept, restore_kept
 from recbench.lm.checkpoint import Checkpoint
 from recbench.metrics import evaluate
 from recbench.prerequisite_runs import clear_pinned, read_pinned, resolve_prerequisites, write_pinned
@@ -133,6 +134,7 @@ def run_on_data(request: RunRequest, data: ProtocolData, store: RunStore, consol
     if outcome.checkpoint_dir is not None:  # recorded: the final training state and its pins are no longer needed
         Checkpoint(outcome.checkpoint_dir, key="").clear()
         clear_pinned(outcome.checkpoint_dir)  # a later run with the same settings resolves its prerequisites afresh
+        forget_kept(outcome.checkpoint_dir, store.root)
     return saved
 
 
@@ -217,6 +219,8 @@ def _train_language_model(entry: ModelEntry, model_config: Any, train_config: An
 
     extra = {}
     checkpoint_dir = checkpoint_folder(store.root, entry.name, data, request.seed, model_config, train_config)
+    if restore_kept(checkpoint_dir, store.root):  # a state carried from another machine in git (recbench.inflight)
+        console.print(f"  resuming from the state kept in {store.root / 'inflight' / checkpoint_dir.name}", highlight=False)
     needs = declared_prerequisites(entry.cls, model_config)
     if needs:  # found in the store(s) or trained and recorded now, then handed over loaded
         # a resumed run keeps the prerequisite runs it started with, even if newer ones were recorded since

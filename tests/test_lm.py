@@ -333,7 +333,7 @@ def test_a_damaged_checkpoint_is_named_in_one_line_and_training_starts_fresh(tok
     with pytest.raises(Interrupted):
         trained(tiny_tallrec(tokenizer, data, **CHECKPOINTED), checkpoint_dir=folder)
     monkeypatch.undo()
-    tensors, state = folder / "tensors.safetensors", folder / "state.json"
+    tensors, state = folder / "weights.safetensors", folder / "state.json"
     if damage == "truncated tensors":
         tensors.write_bytes(tensors.read_bytes()[:100])
     elif damage == "mismatched step":

@@ -5,6 +5,7 @@ CRM run), and one end-to-end CLI run of ReLLa on the real SmolLM2 backbone."""
 from __future__ import annotations
 
 import json
+import shutil
 
 from importlib.metadata import PackageNotFoundError, distribution
 
@@ -313,12 +314,17 @@ def test_an_lm_run_killed_while_scoring_resumes_without_training_again(smollm2_d
         cli_runner.invoke(app, args(store), catch_exceptions=False)
     (kept,) = (store / "checkpoints").iterdir()
     assert json.loads((kept / "state.json").read_text())["step"] == 2  # both epochs' steps are saved
+    assert sorted(p.name for p in kept.iterdir()) == ["optimizer.safetensors", "state.json", "weights.safetensors"]
     monkeypatch.setattr(recbench.runner, "_evaluate", original)
+    # the session ends: the state goes to git (--keep) and the next machine has only that copy
+    assert "kept 1 state(s)" in cli_runner.invoke(app, ["checkpoints", "--store", str(store), "--keep"]).output
+    shutil.rmtree(store / "checkpoints")
     result = cli_runner.invoke(app, args(store), catch_exceptions=False)
+    assert "resuming from the state kept in" in " ".join(result.output.split())
     assert result.exit_code == 0, result.output
     (record,) = RunStore(store).records()
     assert record.resumed_from_step == 2 and record.timings["train_seconds"] == 0.0
-    assert not any((store / "checkpoints").iterdir())
+    assert not any((store / "checkpoints").iterdir()) and not any((store / "inflight").iterdir())
     fresh = tmp_path / "fresh"
     again = cli_runner.invoke(app, args(fresh), catch_exceptions=False)
     assert again.exit_code == 0, again.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 
 from rich.console import Console
@@ -106,11 +107,11 @@ def test_with_nothing_measured_a_budget_starts_nothing(tmp_path):
     assert execute(check_plan(plan, store), store, QUIET, run_fn=fake_run, budget=Budget(1e9)) == (0, [])
 
 
-def test_checkpoints_lists_each_run_in_flight_with_its_progress_and_size(tmp_path):
+def test_checkpoints_lists_each_run_in_flight_with_its_progress_and_whether_git_can_keep_it(tmp_path):
     from typer.testing import CliRunner
 
     from cli import app
-    from recbench.inflight import list_checkpoints
+    from recbench.inflight import KEEPABLE_BYTES, list_checkpoints
 
     store = tmp_path / "runs"
     small = store / "checkpoints" / "rella-ml-1m-s0-aaaa"
@@ -120,15 +121,49 @@ def test_checkpoints_lists_each_run_in_flight_with_its_progress_and_size(tmp_pat
     large = store / "checkpoints" / "reclora-ml-1m-s0-bbbb"
     large.mkdir()
     (large / "prerequisites.json").write_text(json.dumps({"crm": "20261201-sim-c507ab"}))
-    (large / "tensors.safetensors").write_bytes(b"\0" * (16 * 2**20 + 1))
+    (large / "tensors.safetensors").write_bytes(b"\0" * (KEEPABLE_BYTES + 1))
+    one_big_file = store / "checkpoints" / "tallrec-ml-1m-s0-cccc"  # 6 MiB in all, but in one file over git's 5 MiB
+    one_big_file.mkdir()
+    (one_big_file / "state.json").write_text(json.dumps({"step": 5}))
+    (one_big_file / "tensors.safetensors").write_bytes(b"\0" * (6 * 2**20))
     (store / "checkpoints" / "empty").mkdir()
     states = list_checkpoints(store)
-    assert [s.folder.name for s in states] == ["reclora-ml-1m-s0-bbbb", "rella-ml-1m-s0-aaaa"]
-    assert states[1].step == 130 and states[0].step is None and states[0].size_bytes > 16 * 2**20
+    assert [s.folder.name for s in states] == ["reclora-ml-1m-s0-bbbb", "rella-ml-1m-s0-aaaa", "tallrec-ml-1m-s0-cccc"]
+    assert [s.keepable for s in states] == [False, True, False] and states[1].step == 130
     result = CliRunner().invoke(app, ["checkpoints", "--store", str(store)])
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert "rella-ml-1m-s0-aaaa: step 130, 1 epoch(s) done (valid AUC 0.571); 0.0 MiB" in text
-    assert "reclora-ml-1m-s0-bbbb: no state yet, pinned crm 20261201-sim-c507ab; 16.0 MiB" in text
+    assert "rella-ml-1m-s0-aaaa: step 130, 1 epoch(s) done (valid AUC 0.571); 0.0 MiB" in text and "small enough to keep in git (--keep)" in text
+    assert "reclora-ml-1m-s0-bbbb: no state yet, pinned crm 20261201-sim-c507ab; 16.0 MiB" in text and "too large for git" in text
     assert "no run in flight" in CliRunner().invoke(app, ["checkpoints", "--store", str(tmp_path / "none")]).output
 
+
+def test_keep_carries_the_small_states_to_git_and_a_run_on_the_next_machine_takes_them(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+    from recbench.inflight import KEEPABLE_BYTES, forget_kept, list_checkpoints, restore_kept
+
+    store = tmp_path / "runs"
+    for name, size in (("rella-a", 1000), ("reclora-b", KEEPABLE_BYTES + 1)):
+        folder = store / "checkpoints" / name
+        folder.mkdir(parents=True)
+        (folder / "tensors.safetensors").write_bytes(b"\1" * size)
+        (folder / "state.json").write_text(json.dumps({"step": 40, "epochs": []}))
+    result = CliRunner().invoke(app, ["checkpoints", "--store", str(store), "--keep"])
+    assert result.exit_code == 0, result.output
+    assert "kept 1 state(s)" in result.output and "rella-a" in result.output
+    assert [s.folder.name for s in list_checkpoints(store, "inflight")] == ["rella-a"]
+    assert "kept in git: rella-a: step 40" in CliRunner().invoke(app, ["checkpoints", "--store", str(store)]).output
+
+    other_machine = tmp_path / "clone" / "runs"  # a fresh clone: the kept copy, no checkpoints folder
+    (other_machine / "inflight").mkdir(parents=True)
+    shutil.copytree(store / "inflight" / "rella-a", other_machine / "inflight" / "rella-a")
+    target = other_machine / "checkpoints" / "rella-a"
+    assert restore_kept(target, other_machine)
+    assert (target / "tensors.safetensors").read_bytes() == b"\1" * 1000 and json.loads((target / "state.json").read_text())["step"] == 40
+    (target / "state.json").write_text(json.dumps({"step": 45, "epochs": []}))
+    assert not restore_kept(target, other_machine)  # its own newer state wins over the kept one
+    forget_kept(target, other_machine)
+    assert not (other_machine / "inflight" / "rella-a").exists()
+    assert not restore_kept(other_machine / "checkpoints" / "nothing-kept", other_machine)

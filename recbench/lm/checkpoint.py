@@ -34,20 +34,27 @@ class Checkpoint:
 
     Why not ``torch.save``: the folder sits in a run store that other people and other runs
     write to, and unpickling a planted file runs its code. Nothing here is ever unpickled:
-    ``tensors.safetensors`` holds the trainable weights, the optimizer's per-parameter state,
-    the best epoch's weights and the torch RNG state; ``state.json`` holds the run key, the
-    position, the scheduler and optimizer hyper-parameters, the finished epochs' summaries and
-    the running loss of the current epoch (so a resumed epoch reports its whole loss). Both are
-    written to temporary names and renamed, JSON last, so a reader never pairs mismatched files.
-    A checkpoint that does not load is reported in one line naming the file and training starts
+    ``weights.safetensors`` holds the trainable weights, the best epoch's weights and the torch
+    RNG state, ``optimizer.safetensors`` the optimizer's per-parameter state; ``state.json``
+    holds the run key, the position, the scheduler and optimizer hyper-parameters, the finished
+    epochs' summaries and the running loss of the current epoch (so a resumed epoch reports its
+    whole loss). Two tensor files rather than one keep a TALLRec or ReLLa state (about 3.5 MiB
+    each) under the 5 MiB a file may have in git, so ``recbench checkpoints --keep`` can carry
+    it to the next machine. All are written to temporary names and renamed, JSON last, so a
+    reader never pairs mismatched files; a state written before the split (one
+    ``tensors.safetensors``, named in its JSON by the absence of ``files``) still loads. A
+    checkpoint that does not load is reported in one line naming the file and training starts
     fresh; one with another run's key is ignored.
     """
+
+    #: tensor file -> the name prefixes it holds
+    LAYOUT = {"weights.safetensors": ("trainable/", "best/", "rng/"), "optimizer.safetensors": ("optimizer/",)}
+    LEGACY = "tensors.safetensors"
 
     def __init__(self, directory: Path, key: str) -> None:
         self.directory = Path(directory)
         self.key = key
         self.path = self.directory / "state.json"
-        self.tensors = self.directory / "tensors.safetensors"
 
     def save(self, step: int, params: dict[str, torch.nn.Parameter], optimizer: Any, scheduler: Any, epochs: list,
              best_state: Any, best_auc: float, running: list[float] | None = None) -> None:  # fmt: skip
@@ -64,15 +71,22 @@ class Checkpoint:
                 tensors[f"optimizer/{index}/{field_name}"] = value.detach().cpu().contiguous()
         tensors["rng/torch"] = torch.get_rng_state()
         meta = {
-            "format": 1, "key": self.key, "step": step, "epochs": epochs, "best_auc": _finite_or_none(best_auc),
+            "format": 2, "key": self.key, "step": step, "epochs": epochs, "best_auc": _finite_or_none(best_auc),
             "has_best": best_state is not None, "scheduler": scheduler.state_dict(),
-            "param_groups": optim["param_groups"], "running": list(running or []),
+            "param_groups": optim["param_groups"], "running": list(running or []), "files": list(self.LAYOUT),
         }  # fmt: skip
-        temp_tensors, temp_json = self.tensors.with_suffix(".tmp"), self.path.with_suffix(".tmp")
-        save_file(tensors, str(temp_tensors), metadata={"key": self.key, "step": str(step)})
+        written = []
+        for name, prefixes in self.LAYOUT.items():
+            part = {n: t for n, t in tensors.items() if n.startswith(prefixes)}
+            temp = (self.directory / name).with_suffix(".tmp")
+            save_file(part, str(temp), metadata={"key": self.key, "step": str(step)})
+            written.append((temp, self.directory / name))
+        temp_json = self.path.with_suffix(".tmp")
         temp_json.write_text(json.dumps(meta, default=_jsonable))
-        os.replace(temp_tensors, self.tensors)
+        for temp, final in written:
+            os.replace(temp, final)
         os.replace(temp_json, self.path)
+        (self.directory / self.LEGACY).unlink(missing_ok=True)
 
     def load(self, console: Console | None = None) -> dict[str, Any] | None:
         """The saved state of this run, or None (no checkpoint, another run's, or unreadable)."""
@@ -86,11 +100,14 @@ class Checkpoint:
                 return None
             from safetensors import safe_open
 
-            with safe_open(str(self.tensors), framework="pt") as handle:
-                written = handle.metadata() or {}
-            if written.get("key") != self.key or written.get("step") != str(meta["step"]):
-                raise ValueError(f"{self.tensors.name} belongs to step {written.get('step')}, state.json to step {meta['step']}")
-            tensors = load_file(str(self.tensors))
+            tensors: dict[str, torch.Tensor] = {}
+            for name in meta.get("files", [self.LEGACY]):
+                path = self.directory / Path(str(name)).name  # a bare file name: never a path out of the folder
+                with safe_open(str(path), framework="pt") as handle:
+                    written = handle.metadata() or {}
+                if written.get("key") != self.key or written.get("step") != str(meta["step"]):
+                    raise ValueError(f"{path.name} belongs to step {written.get('step')}, state.json to step {meta['step']}")
+                tensors.update(load_file(str(path)))
             state: dict[int, dict[str, torch.Tensor]] = {}
             for name, value in tensors.items():
                 if name.startswith("optimizer/"):
@@ -115,8 +132,9 @@ class Checkpoint:
             return None
 
     def clear(self) -> None:
-        for path in (self.path, self.tensors, self.path.with_suffix(".tmp"), self.tensors.with_suffix(".tmp")):
-            path.unlink(missing_ok=True)
+        for name in (self.path.name, self.LEGACY, *self.LAYOUT):
+            for path in (self.directory / name, (self.directory / name).with_suffix(".tmp")):
+                path.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.directory.rmdir()
 
