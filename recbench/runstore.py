@@ -116,7 +116,7 @@ class RunStore:
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             path = folder / "record.json"
             if not path.is_file():
-                if folder.name != "checkpoints" and any(folder.iterdir()):
+                if folder.name not in ("checkpoints", "inflight") and any(folder.iterdir()):  # training states, not runs
                     self.problems.append(StoreProblem(folder, "no record.json"))
                 continue
             try:
