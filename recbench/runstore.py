@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from recbench.errors import RecbenchError
+from recbench.inflight import KEPT
 from recbench.records import RECORD_SCHEMA_VERSION, StoreProblem, read_predictions
 from recbench.run_record import FIELDS, RecordError, RunRecord
 
@@ -116,7 +117,7 @@ class RunStore:
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             path = folder / "record.json"
             if not path.is_file():
-                if folder.name not in ("checkpoints", "inflight") and any(folder.iterdir()):  # training states, not runs
+                if folder.name not in ("checkpoints", KEPT) and any(folder.iterdir()):  # training states, not runs
                     self.problems.append(StoreProblem(folder, "no record.json"))
                 continue
             try:

@@ -65,7 +65,7 @@ def test_reference_store_is_small_and_commits_only_evidence():
     for path in evidence:
         assert path.name in ("record.json", "predictions.npz", "model.safetensors"), path
         if path.suffix == ".safetensors":  # a later stage's input (RecLoRA's CRM), small by rule
-            assert path.stat().st_size < 5 * 2**20, path
+            assert path.stat().st_size < FILE_BYTES, path
     by_run: dict[Path, int] = {}
     for path in kept:
         assert path.name in STATE_FILES, path
