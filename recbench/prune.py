@@ -1,0 +1,108 @@
+"""Superseded runs: finding the recorded runs no table can show any more, and removing them.
+
+Why: the reference store is committed, and every run adds its predictions (about 0.5 MB for an
+ID model scored on all of ml-1m-u2999's test split) and, for a CRM, its weights (2.3 MB). When a
+run is re-made with the same settings (after a fix, or to check determinism), tables, figures,
+claims and plans all read the newest one (:func:`recbench.compare.latest_per_seed`,
+:func:`recbench.plans.check_plan`), and the older copy only weighs on every clone. Git history
+keeps it, so removing it from the working tree loses nothing.
+
+A run is *superseded* when a newer finished run in the same store has the same identity
+(:func:`recbench.plans.record_identity`: model, dataset variant, seed, profile, study and the
+settings that change the result) on the same data (:attr:`RunRecord.data_key`: raw digest and
+protocol version) and is not itself flagged as run with since-changed settings. A run that another
+run still reads is never superseded: a kept run's prerequisite (its ``crm`` run id) or a run in
+flight's pinned prerequisite (``prerequisites.json`` in ``checkpoints/`` or ``inflight/``), so a
+committed RecLoRA result can always be re-checked from a clone.
+
+Example:
+    >>> from pathlib import Path
+    >>> superseded_runs(RunStore(Path("/nonexistent")))
+    []
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from recbench.drift import settings_drift
+from recbench.inflight import KEPT
+from recbench.plans import record_identity
+from recbench.prerequisite_runs import PINNED_FILE
+from recbench.run_record import RunRecord
+from recbench.runstore import RunStore
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """A recorded run that a newer run with the same identity and data replaces everywhere."""
+
+    run_id: str
+    by: str  #: the newer run the tables read instead
+    folder: Path
+    bytes: int
+
+    def describe(self) -> str:
+        return f"{self.run_id}: superseded by {self.by} ({self.bytes / 2**20:.2f} MiB)"
+
+
+def superseded_runs(store: RunStore) -> list[Superseded]:
+    """The runs of ``store`` (one root) that a newer run supersedes and nothing reads, oldest first."""
+    records = [r for r in store.records() if r.is_result]
+    newest: dict[tuple, RunRecord] = {}
+    for record in records:  # oldest first: the last one seen per identity is the newest
+        if not settings_drift(record):
+            newest[_identity(record)] = record
+    candidates = {r.run_id: r for r in records if (n := newest.get(_identity(r))) is not None and n.run_id != r.run_id
+                  and n.sort_key > r.sort_key}  # fmt: skip
+    read = _pinned_run_ids(store.root)
+    changed = True
+    while changed:  # a superseded run's own prerequisite is free only if nothing else kept reads it
+        kept_reads = {run_id for r in records if r.run_id not in candidates for run_id in _prerequisite_ids(r)}
+        protected = (read | kept_reads) & set(candidates)
+        changed = bool(protected)
+        for run_id in protected:
+            del candidates[run_id]
+    return [Superseded(r.run_id, newest[_identity(r)].run_id, store.root / r.run_id, _folder_bytes(store.root / r.run_id))
+            for r in records if r.run_id in candidates]  # fmt: skip
+
+
+def remove_runs(runs: list[Superseded]) -> int:
+    """Delete the runs' folders; the bytes freed."""
+    freed = 0
+    for run in runs:
+        if run.folder.is_dir():
+            freed += _folder_bytes(run.folder)
+            shutil.rmtree(run.folder)
+    return freed
+
+
+def _identity(record: RunRecord) -> tuple:
+    return (*record_identity(record), record.data_key)
+
+
+def _prerequisite_ids(record: RunRecord) -> set[str]:
+    """Run ids a record read as prerequisites (today: RecLoRA's ``crm``)."""
+    crm = record.crm or {}
+    return {str(crm["run_id"])} if crm.get("run_id") else set()
+
+
+def _pinned_run_ids(root: Path) -> set[str]:
+    """Run ids pinned by the training states in flight (local checkpoints and kept copies)."""
+    found: set[str] = set()
+    for folder in ("checkpoints", KEPT):
+        for pinned in sorted((root / folder).glob(f"*/{PINNED_FILE}")):
+            try:
+                found.update(str(v) for v in json.loads(pinned.read_text(encoding="utf-8")).values())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+                continue  # an unreadable pin protects nothing; the run itself reports it when resumed
+    return found
+
+
+def _folder_bytes(folder: Path) -> int:
+    if not folder.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
