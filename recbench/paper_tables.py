@@ -119,7 +119,9 @@ def _describe(key: tuple[str, str, int], canonical: str, comparable: ComparableS
 def _common_notes(comparable: ComparableSet, names: Callable[[str], str], views: _Views) -> list[str]:
     notes = []
     if comparable.restricted:
-        parts = ", ".join(f"{names(k)} ({n:,} rows)" for k, n in comparable.restricted.items())
+        # named in a fixed order, not the store's history: pruning an older run changes nothing here
+        restricted = sorted(comparable.restricted.items(), key=lambda item: names(item[0]).casefold())
+        parts = ", ".join(f"{names(k)} ({n:,} rows)" for k, n in restricted)
         notes.append(
             f"Restricted by row id to these {len(comparable.rows):,} rows, with AUC and LogLoss recomputed "
             f"on them: {parts}."

@@ -10,7 +10,8 @@ keeps it, so removing it from the working tree loses nothing.
 A run is *superseded* when a newer finished run in the same store has the same identity
 (:func:`recbench.plans.record_identity`: model, dataset variant, seed, profile, study and the
 settings that change the result) on the same data (:attr:`RunRecord.data_key`: raw digest and
-protocol version) and is not itself flagged as run with since-changed settings. A run that another
+protocol version) with the same resolved settings (its ``config`` and ``train_config``: a run
+made under a profile's earlier values is shown apart, as "earlier settings", and stays). A run that another
 run still reads is never superseded: a kept run's prerequisite (its ``crm`` run id) or a run in
 flight's pinned prerequisite (``prerequisites.json`` in ``checkpoints/`` or ``inflight/``), so a
 committed RecLoRA result can always be re-checked from a clone.
@@ -28,7 +29,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from recbench.drift import settings_drift
 from recbench.inflight import KEPT
 from recbench.plans import record_identity
 from recbench.prerequisite_runs import PINNED_FILE
@@ -54,8 +54,7 @@ def superseded_runs(store: RunStore) -> list[Superseded]:
     records = [r for r in store.records() if r.is_result]
     newest: dict[tuple, RunRecord] = {}
     for record in records:  # oldest first: the last one seen per identity is the newest
-        if not settings_drift(record):
-            newest[_identity(record)] = record
+        newest[_identity(record)] = record
     candidates = {r.run_id: r for r in records if (n := newest.get(_identity(r))) is not None and n.run_id != r.run_id
                   and n.sort_key > r.sort_key}  # fmt: skip
     read = _pinned_run_ids(store.root)
@@ -81,7 +80,10 @@ def remove_runs(runs: list[Superseded]) -> int:
 
 
 def _identity(record: RunRecord) -> tuple:
-    return (*record_identity(record), record.data_key)
+    """Same run, same data, and the same settings as resolved when it ran: a run made under a
+    profile's earlier values (shown apart as "earlier settings") is never superseded by a newer one."""
+    resolved = json.dumps([record.config, record.train_config], sort_keys=True, default=str)
+    return (*record_identity(record), record.data_key, resolved)
 
 
 def _prerequisite_ids(record: RunRecord) -> set[str]:

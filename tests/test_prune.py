@@ -16,7 +16,7 @@ runner = CliRunner()
 
 
 def record_run(store: RunStore, model: str, when: int, seed: int = 0, overrides: tuple[str, ...] = (),
-               digest: str = "d" * 64, crm: str | None = None) -> str:  # fmt: skip
+               digest: str = "d" * 64, crm: str | None = None, config: dict | None = None) -> str:  # fmt: skip
     """A finished run on a 300-row test split, made at minute ``when`` of a fixed day."""
     labels = np.random.default_rng(1).integers(0, 2, 300)
     prob = (1 / (1 + np.exp(-(labels - 0.5 + np.random.default_rng(when).normal(0, 1, 300))))).astype(np.float32)
@@ -26,6 +26,8 @@ def record_run(store: RunStore, model: str, when: int, seed: int = 0, overrides:
         "seed": seed, "overrides": list(overrides), "metrics": {"test": evaluate(labels, prob)},
         "data_summary": {"train": 1000, "valid": 100, "test": 300}, "created_at": f"2026-01-01T00:{when:02d}:00",
     }  # fmt: skip
+    if config is not None:
+        record["config"] = config
     if crm is not None:
         record["crm"] = {"model": "sim", "run_id": crm, "history_length": 60}
     return store.save(record, {"test_row": 1100 + np.arange(300), "test_prob": prob, "test_label": labels})
@@ -38,6 +40,8 @@ def test_only_an_older_run_with_the_same_settings_and_data_is_superseded(tmp_pat
     record_run(store, "din", 4, overrides=("embedding_dim=8",))  # other settings
     record_run(store, "din", 5, digest="e" * 64)  # other data
     record_run(store, "sim", 0)
+    record_run(store, "dcnv2", 6, config={"n_cross": 2})  # made under a profile's earlier values
+    record_run(store, "dcnv2", 7, config={"n_cross": 3})
     found = superseded_runs(store)
     assert [(run.run_id, run.by) for run in found] == [(old, new)]
     assert found[0].bytes > 0 and found[0].folder == tmp_path / old
