@@ -308,22 +308,12 @@ def prune(
     apply: bool = typer.Option(False, "--apply", help="Delete the superseded runs (default: only list them)."),
 ) -> None:
     """List (--apply: delete) runs a newer run with the same settings supersedes and no run reads."""
-    from recbench.prune import remove_runs, superseded_runs
-    from recbench.runstore import RunStore, open_stores
+    from recbench.prune import prune_store
+    from recbench.runstore import open_stores
 
     for root in open_stores(store).roots:
-        runs = superseded_runs(RunStore(root))
-        for run in runs:
-            console.print(run.describe(), markup=False, highlight=False, soft_wrap=True)
-        total = sum(run.bytes for run in runs) / 2**20
-        if not runs:
-            console.print(f"{root}: no superseded run", highlight=False)
-        elif apply:
-            remove_runs(runs)
-            console.print(f"{root}: removed {len(runs)} superseded run(s), {total:.2f} MiB; tables, figures and "
-                          "plans read the newer runs; in git, commit the deletion (history keeps them)", highlight=False, soft_wrap=True)  # fmt: skip
-        else:
-            console.print(f"{root}: {len(runs)} superseded run(s), {total:.2f} MiB; --apply deletes them", highlight=False, soft_wrap=True)
+        for line in prune_store(root, apply):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

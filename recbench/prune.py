@@ -79,6 +79,23 @@ def remove_runs(runs: list[Superseded]) -> int:
     return freed
 
 
+def prune_store(root: Path, apply: bool) -> list[str]:
+    """What ``recbench prune`` says about the store at ``root``: one line per superseded run and a
+    summary; with ``apply`` the runs are deleted first."""
+    runs = superseded_runs(RunStore(root))
+    lines = [run.describe() for run in runs]
+    total = sum(run.bytes for run in runs) / 2**20
+    if not runs:
+        lines.append(f"{root}: no superseded run")
+    elif apply:
+        remove_runs(runs)
+        lines.append(f"{root}: removed {len(runs)} superseded run(s), {total:.2f} MiB; tables, figures and plans "
+                     "read the newer runs; in git, commit the deletion (history keeps them)")  # fmt: skip
+    else:
+        lines.append(f"{root}: {len(runs)} superseded run(s), {total:.2f} MiB; --apply deletes them")
+    return lines
+
+
 def _identity(record: RunRecord) -> tuple:
     """Same run, same data, and the same settings as resolved when it ran: a run made under a
     profile's earlier values (shown apart as "earlier settings") is never superseded by a newer one."""
