@@ -307,12 +307,16 @@ def prune(
     store: list[Path] = StoreOption,
     apply: bool = typer.Option(False, "--apply", help="Delete the superseded runs (default: only list them)."),
 ) -> None:
-    """List (--apply: delete) runs a newer run with the same settings supersedes and no run reads."""
-    from recbench.prune import prune_store
+    """List (--apply: delete) runs a newer run with the same settings supersedes and no run reads.
+
+    Every --store given is pruned; a run that a run of another given store reads stays."""
+    from recbench.prune import prune_store, runs_read_by
     from recbench.runstore import open_stores
 
-    for root in open_stores(store).roots:
-        for line in prune_store(root, apply):
+    roots = open_stores(store).roots
+    for root in roots:
+        elsewhere = frozenset().union(*(runs_read_by(other) for other in roots if other != root))
+        for line in prune_store(root, apply, elsewhere):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 

@@ -49,15 +49,18 @@ class Superseded:
         return f"{self.run_id}: superseded by {self.by} ({self.bytes / 2**20:.2f} MiB)"
 
 
-def superseded_runs(store: RunStore) -> list[Superseded]:
-    """The runs of ``store`` (one root) that a newer run supersedes and nothing reads, oldest first."""
+def superseded_runs(store: RunStore, read_elsewhere: frozenset[str] = frozenset()) -> list[Superseded]:
+    """The runs of ``store`` (one root) that a newer run supersedes and nothing reads, oldest first.
+
+    ``read_elsewhere``: run ids that runs of other stores read (a user's store beside the
+    reference one reads the reference CRMs); those stay too."""
     records = [r for r in store.records() if r.is_result]
     newest: dict[tuple, RunRecord] = {}
     for record in records:  # oldest first: the last one seen per identity is the newest
         newest[_identity(record)] = record
     candidates = {r.run_id: r for r in records if (n := newest.get(_identity(r))) is not None and n.run_id != r.run_id
                   and n.sort_key > r.sort_key}  # fmt: skip
-    read = _pinned_run_ids(store.root)
+    read = _pinned_run_ids(store.root) | read_elsewhere
     changed = True
     while changed:  # a superseded run's own prerequisite is free only if nothing else kept reads it
         kept_reads = {run_id for r in records if r.run_id not in candidates for run_id in _prerequisite_ids(r)}
@@ -79,10 +82,16 @@ def remove_runs(runs: list[Superseded]) -> int:
     return freed
 
 
-def prune_store(root: Path, apply: bool) -> list[str]:
+def runs_read_by(root: Path) -> frozenset[str]:
+    """Every run id that the runs and the runs in flight of the store at ``root`` read."""
+    ids = {run_id for record in RunStore(root).records() for run_id in _prerequisite_ids(record)}
+    return frozenset(ids | _pinned_run_ids(root))
+
+
+def prune_store(root: Path, apply: bool, read_elsewhere: frozenset[str] = frozenset()) -> list[str]:
     """What ``recbench prune`` says about the store at ``root``: one line per superseded run and a
     summary; with ``apply`` the runs are deleted first."""
-    runs = superseded_runs(RunStore(root))
+    runs = superseded_runs(RunStore(root), read_elsewhere)
     lines = [run.describe() for run in runs]
     total = sum(run.bytes for run in runs) / 2**20
     if not runs:

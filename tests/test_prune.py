@@ -88,3 +88,13 @@ def test_prune_lists_then_applies_and_the_table_is_unchanged(tmp_path):
 
     again = runner.invoke(app, ["prune", "--store", str(tmp_path)])
     assert "no superseded run" in again.output
+
+
+def test_a_run_that_a_run_of_another_given_store_reads_is_kept(tmp_path):
+    reference, mine = RunStore(tmp_path / "reference"), RunStore(tmp_path / "mine")
+    crm, _ = record_run(reference, "sim", 1), record_run(reference, "sim", 2)
+    record_run(mine, "reclora", 3, crm=crm)
+    assert [run.run_id for run in superseded_runs(reference)] == [crm]  # alone, nothing reads it
+    result = runner.invoke(app, ["prune", "--store", str(mine.root), "--store", str(reference.root), "--apply"])
+    assert result.exit_code == 0, result.output
+    assert "no superseded run" in result.output and reference.has(crm)
