@@ -314,8 +314,9 @@ def prune(
     from recbench.runstore import open_stores
 
     roots = open_stores(store).roots
+    read_by = {root: runs_read_by(root) for root in roots}
     for root in roots:
-        elsewhere = frozenset().union(*(runs_read_by(other) for other in roots if other != root))
+        elsewhere = frozenset().union(*(ids for other, ids in read_by.items() if other != root))
         for line in prune_store(root, apply, elsewhere):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
 

@@ -29,9 +29,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from recbench.inflight import KEPT
+from recbench.inflight import KEPT, list_checkpoints
 from recbench.plans import record_identity
-from recbench.prerequisite_runs import PINNED_FILE
 from recbench.run_record import RunRecord
 from recbench.runstore import RunStore
 
@@ -58,28 +57,23 @@ def superseded_runs(store: RunStore, read_elsewhere: frozenset[str] = frozenset(
     newest: dict[tuple, RunRecord] = {}
     for record in records:  # oldest first: the last one seen per identity is the newest
         newest[_identity(record)] = record
-    candidates = {r.run_id: r for r in records if (n := newest.get(_identity(r))) is not None and n.run_id != r.run_id
-                  and n.sort_key > r.sort_key}  # fmt: skip
+    candidates = {r.run_id for r in records if newest[_identity(r)].run_id != r.run_id}
     read = _pinned_run_ids(store.root) | read_elsewhere
-    changed = True
-    while changed:  # a superseded run's own prerequisite is free only if nothing else kept reads it
+    while True:  # a superseded run's own prerequisite is free only if nothing else kept reads it
         kept_reads = {run_id for r in records if r.run_id not in candidates for run_id in _prerequisite_ids(r)}
-        protected = (read | kept_reads) & set(candidates)
-        changed = bool(protected)
-        for run_id in protected:
-            del candidates[run_id]
+        protected = (read | kept_reads) & candidates
+        if not protected:
+            break
+        candidates -= protected
     return [Superseded(r.run_id, newest[_identity(r)].run_id, store.root / r.run_id, _folder_bytes(store.root / r.run_id))
             for r in records if r.run_id in candidates]  # fmt: skip
 
 
-def remove_runs(runs: list[Superseded]) -> int:
-    """Delete the runs' folders; the bytes freed."""
-    freed = 0
+def remove_runs(runs: list[Superseded]) -> None:
+    """Delete the runs' folders."""
     for run in runs:
         if run.folder.is_dir():
-            freed += _folder_bytes(run.folder)
             shutil.rmtree(run.folder)
-    return freed
 
 
 def runs_read_by(root: Path) -> frozenset[str]:
@@ -120,14 +114,8 @@ def _prerequisite_ids(record: RunRecord) -> set[str]:
 
 def _pinned_run_ids(root: Path) -> set[str]:
     """Run ids pinned by the training states in flight (local checkpoints and kept copies)."""
-    found: set[str] = set()
-    for folder in ("checkpoints", KEPT):
-        for pinned in sorted((root / folder).glob(f"*/{PINNED_FILE}")):
-            try:
-                found.update(str(v) for v in json.loads(pinned.read_text(encoding="utf-8")).values())
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-                continue  # an unreadable pin protects nothing; the run itself reports it when resumed
-    return found
+    states = [*list_checkpoints(root), *list_checkpoints(root, KEPT)]
+    return {run_id for state in states for run_id in state.pinned.values()}
 
 
 def _folder_bytes(folder: Path) -> int:
