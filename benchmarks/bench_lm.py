@@ -56,15 +56,19 @@ def bare(model, encoded, batch: int, autocast: str, backward: bool) -> float:
 
 
 def _bare_pass(decoder, tokens, autocast: str, backward: bool) -> None:
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast == "bfloat16"):
+    from recbench.bf16 import bf16_matmuls
+
+    # the same bf16 matmul kernels as the loop (fp32 kernels on bf16 values where the CPU has no bf16 units)
+    with bf16_matmuls(torch.device("cpu"), autocast):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast == "bfloat16"):
+            if backward:
+                embeds = decoder.embed_tokens(tokens.input_ids).detach().requires_grad_(True)
+                hidden = decoder(inputs_embeds=embeds, attention_mask=tokens.attention_mask).last_hidden_state
+            else:
+                with torch.inference_mode():
+                    hidden = decoder(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask).last_hidden_state
         if backward:
-            embeds = decoder.embed_tokens(tokens.input_ids).detach().requires_grad_(True)
-            hidden = decoder(inputs_embeds=embeds, attention_mask=tokens.attention_mask).last_hidden_state
-        else:
-            with torch.inference_mode():
-                hidden = decoder(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask).last_hidden_state
-    if backward:
-        hidden.float().square().mean().backward()
+            hidden.float().square().mean().backward()
 
 
 def main() -> None:
@@ -95,7 +99,9 @@ def main() -> None:
     encoded = model.encode(rows)
     lengths = [len(e.input_ids) for e in encoded]
     lm = (model.lm.get_base_model() if hasattr(model.lm, "get_base_model") else model.lm).config
-    print(f"backbone {lm_config.backbone}, autocast {lm_config.autocast}, LoRA on {','.join(lm_config.lora_targets)}, "
+    from recbench.bf16 import cpu_bf16_matmul
+
+    print(f"backbone {lm_config.backbone}, autocast {lm_config.autocast} (CPU bf16 matmuls: {cpu_bf16_matmul()} kernels), LoRA on {','.join(lm_config.lora_targets)}, "
           f"{args.threads} threads; {len(rows)} prompts of {min(lengths)}-{max(lengths)} tokens (mean {np.mean(lengths):.0f})")  # fmt: skip
 
     results = {}

@@ -25,6 +25,7 @@ import torch
 from rich.console import Console
 from safetensors.torch import save as save_weights
 
+from recbench.bf16 import cpu_bf16_matmul
 from recbench.config import apply_overrides, legacy_settings, to_dict
 from recbench.ctr import FeatureSchema
 from recbench.errors import RecbenchError
@@ -273,6 +274,7 @@ def environment() -> dict[str, Any]:
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "torch_threads": torch.get_num_threads(),
         "hardware": hardware_signature(),  # what the timings were measured on (recbench.hardware)
+        "bf16_matmul": cpu_bf16_matmul() if not torch.cuda.is_available() else "native",  # recbench.bf16
     }
 
 

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from recbench.batches import gather_batch
+from recbench.bf16 import bf16_matmuls
 from recbench.ctr import CTRModel
 from recbench.devices import pick_device
 from recbench.errors import RecbenchError
@@ -104,7 +105,7 @@ def predict(
     model.eval()
     out = []
     for batch in batches(data, model, rows, batch_size, device):
-        with autocast(device, mode):
+        with autocast(device, mode), bf16_matmuls(device, mode):
             out.append(torch.sigmoid(model(batch).logit.float()).cpu())
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
@@ -155,11 +156,12 @@ def train_id_model(
             order = train_rows[rng.permutation(len(train_rows))]
             started, running = time.perf_counter(), 0.0
             for step, batch in enumerate(batches(data, model, order, config.batch_size, device)):
-                with autocast(device, config.autocast):
-                    logit = model(batch).logit.float()
-                loss = loss_fn(logit, batch.label)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                with bf16_matmuls(device, config.autocast):  # forward and backward (recbench.bf16)
+                    with autocast(device, config.autocast):
+                        logit = model(batch).logit.float()
+                    loss = loss_fn(logit, batch.label)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
                 optimizer.step()
                 running = loss.item() if step == 0 else 0.98 * running + 0.02 * loss.item()
                 progress.update(task, advance=1, loss=running)

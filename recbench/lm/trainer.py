@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from rich.console import Console
 
+from recbench.bf16 import bf16_matmuls
 from recbench.errors import RecbenchError
 from recbench.lm.checkpoint import Checkpoint, run_key
 from recbench.lm.prompts import EncodedPrompt, TokenBatch, collate, length_buckets
@@ -145,7 +146,7 @@ def score(model: PromptModel, rows: np.ndarray, batch_size: int, bucket: bool = 
     vocab = torch.tensor(model.encoder.answer_ids, device=model.device)
     out = np.zeros(len(rows), dtype=np.float64)
     pad = model.encoder.tokenizer.pad_token_id
-    with torch.inference_mode(), progress_reporter(console, "scoring", len(rows)) as advance:
+    with torch.inference_mode(), bf16_matmuls(model.device, autocast), progress_reporter(console, "scoring", len(rows)) as advance:
         for index in length_buckets([len(e.input_ids) for e in encoded], batch_size, bucket):
             batch = collate([encoded[i] for i in index], pad).to(model.device)
             with model.conditioned(rows[index]):
@@ -288,7 +289,7 @@ def train_loop(
                 total_loss = 0.0
                 for j, picked in enumerate(micro):
                     sync = accelerator.no_sync(module) if j < len(micro) - 1 else contextlib.nullcontext()
-                    with sync, task.conditioned(picked):
+                    with sync, task.conditioned(picked), bf16_matmuls(device or torch.device("cpu"), config.autocast):
                         loss = task.loss(module, picked)
                         # DDP averages over processes, so scale by world to get the global mean
                         accelerator.backward(loss * world / weight)
