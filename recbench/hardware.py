@@ -8,6 +8,9 @@ right on neither. Every run records the signature below in its
 ``environment["hardware"]``, and :class:`recbench.estimates.Costs` prefers the rates measured
 on a machine with the same signature.
 
+A CPU with none of the bf16 instruction sets (AVX2 only) computes the LM profile's bf16
+matmuls with fp32 kernels instead (:mod:`recbench.bf16`), at about fp32 speed.
+
 The signature is what decides the speed of this code and nothing else: the device (``cpu`` or
 the CUDA device's name), the CPU's model name and the matrix-math instruction sets PyTorch
 dispatches on (AVX2, AVX-512, AVX512-BF16, AMX). Core counts are left out: a run records its
