@@ -46,9 +46,9 @@ from recbench.errors import RecbenchError
 from recbench.hardware import hardware_signature
 
 _aten = torch.ops.aten
-#: the matmul ops autocast sends bf16 operands to, in forward and in backward; ``linear`` and
+#: the ops computed in fp32: the matmuls autocast sends bf16 operands to, in forward and backward; ``linear`` and
 #: ``matmul`` reach the mode undecomposed under ``torch.inference_mode`` (scoring)
-_MATMULS = frozenset({
+_WIDENED_OPS = frozenset({
     _aten.mm.default, _aten.addmm.default, _aten.bmm.default, _aten.baddbmm.default, _aten.addbmm.default,
     _aten.linear.default, _aten.matmul.default,
     # PyTorch's bf16 flash-attention backward on such a CPU is ~10x slower than its fp32 one (the
@@ -66,7 +66,7 @@ class Fp32KernelsForBf16Matmuls(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
-        if func in _MATMULS and any(isinstance(a, torch.Tensor) and a.dtype == torch.bfloat16 for a in args):
+        if func in _WIDENED_OPS and any(isinstance(a, torch.Tensor) and a.dtype == torch.bfloat16 for a in args):
             widened = [a.float() if isinstance(a, torch.Tensor) and a.dtype == torch.bfloat16 else a for a in args]
             out = func(*widened, **kwargs)
             return tuple(_narrowed(o) for o in out) if isinstance(out, tuple) else _narrowed(out)

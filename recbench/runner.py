@@ -25,7 +25,7 @@ import torch
 from rich.console import Console
 from safetensors.torch import save as save_weights
 
-from recbench.bf16 import cpu_bf16_matmul
+from recbench.bf16 import bf16_matmul_kernel
 from recbench.config import apply_overrides, legacy_settings, to_dict
 from recbench.ctr import FeatureSchema
 from recbench.errors import RecbenchError
@@ -274,7 +274,8 @@ def environment() -> dict[str, Any]:
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "torch_threads": torch.get_num_threads(),
         "hardware": hardware_signature(),  # what the timings were measured on (recbench.hardware)
-        "bf16_matmul": cpu_bf16_matmul() if not torch.cuda.is_available() else "native",  # recbench.bf16
+        # which kernel this machine gives bf16 matmuls under autocast (recbench.bf16), whatever the run's setting
+        "bf16_matmul": bf16_matmul_kernel(torch.device("cuda" if torch.cuda.is_available() else "cpu"), "bfloat16"),
     }
 
 
